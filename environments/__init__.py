@@ -1,0 +1,1 @@
+"""The catalog of environment families: one module per family, each registering itself."""
