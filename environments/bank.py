@@ -174,7 +174,7 @@ class BankFamily(EnvFamily):
 
     # -- generation ----------------------------------------------------------------------
     def build(self, rng: random.Random, difficulty: int) -> Draft:
-        people = load_json("people.json")
+        people = _PEOPLE
         state: dict[str, Any] = {"customers": {}, "accounts": {}, "ledger": []}
         first, last = rng.choice(people["first_names"]), rng.choice(people["last_names"])
         me = self._add_customer(state, rng, f"{first} {last}", rng.randint(1950, 2002))
@@ -344,3 +344,4 @@ class _Plan:
 
 
 _DATA = load_json("bank.json")
+_PEOPLE = load_json("people.json")

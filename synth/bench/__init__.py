@@ -1,0 +1,1 @@
+"""Benchmarks behind `synth bench ...` (targets live here, never in timed tests)."""

@@ -1,0 +1,1 @@
+"""The main job: config, shard planning, shard execution, output and the Ray layer."""

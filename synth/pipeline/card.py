@@ -1,0 +1,137 @@
+"""The dataset card (README.md with front matter `datasets` understands) and the manifest.
+
+`datasets.load_dataset(PATH)` reads the `configs` block: the default config's `train` split is
+the training samples, the `tasks` config is the task table. The card also carries counts,
+per-family and per-difficulty pass rates, token-length statistics and the config used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import yaml
+
+from synth import __version__
+from synth.pipeline.config import JobConfig
+from synth.pipeline.plan import Shard
+
+FRONT_MATTER = {
+    "configs": [
+        {"config_name": "default", "default": True,
+         "data_files": [{"split": "train", "path": "data/train-*.parquet"}]},
+        {"config_name": "tasks",
+         "data_files": [{"split": "train", "path": "tasks/tasks-*.parquet"}]},
+    ],
+    "tags": ["synthetic", "agentic", "tool-use", "deepseek-v3.2"],
+    "task_categories": ["text-generation"],
+}
+
+
+def _percentile(values: list[int], q: float) -> int:
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def summarize(shards: list[Shard], committed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Add up the shards' commit records."""
+    families: dict[str, Counter[str]] = {}
+    levels: dict[str, Counter[str]] = {}
+    finishes: Counter[str] = Counter()
+    discards: Counter[str] = Counter()
+    lengths: list[int] = []
+    total: Counter[str] = Counter()
+    for shard in shards:
+        record = committed.get(shard.shard_id)
+        if record is None:
+            continue
+        stats = record["stats"]
+        fam = families.setdefault(shard.family, Counter())
+        for key in ("tasks", "kept_tasks", "trajectories", "passed", "samples",
+                    "trained_tokens"):
+            fam[key] += stats[key]
+            total[key] += stats[key]
+        for level, (n, kept, trajs, passed) in stats["by_difficulty"].items():
+            levels.setdefault(level, Counter()).update(
+                {"tasks": n, "kept_tasks": kept, "trajectories": trajs, "passed": passed})
+        finishes.update(stats["finish_reasons"])
+        discards.update(stats["discarded"])
+        lengths.extend(stats["sample_tokens"])
+    return {
+        "totals": dict(total),
+        "families": {k: dict(v) for k, v in sorted(families.items())},
+        "difficulties": {k: dict(v) for k, v in sorted(levels.items())},
+        "finish_reasons": dict(finishes.most_common()),
+        "discarded": dict(discards.most_common()),
+        "tokens": {"samples": len(lengths), "min": min(lengths, default=0),
+                   "p50": _percentile(lengths, 0.5), "p90": _percentile(lengths, 0.9),
+                   "max": max(lengths, default=0), "total": sum(lengths)},
+        "shards": {"planned": len(shards), "committed": len(committed)},
+    }
+
+
+def _rate(passed: int, total: int) -> str:
+    return f"{passed / total:.3f}" if total else "-"
+
+
+def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
+    """The README.md text."""
+    lines = ["---", yaml.safe_dump(FRONT_MATTER, sort_keys=False).rstrip(), "---", "",
+             "# Agentic tool-use trajectories for DeepSeek-V3.2", "",
+             f"Made by `synth` {__version__}: procedurally generated tool-use environments, "
+             "thinking-with-tools rollouts, verified outcomes, tasks kept by pass@k "
+             f"(k = {config.k}, keep {config.filter.min_exclusive} < pass rate <= "
+             f"{config.filter.max_inclusive}).", "",
+             "Load with `datasets.load_dataset(PATH)` (training samples, split `train`) or "
+             "`datasets.load_dataset(PATH, 'tasks')` (every task with its pass rate and "
+             "verifier spec). `messages` and `tools` are JSON text: "
+             "`encode_messages(json.loads(row['messages']), thinking_mode='thinking', "
+             "drop_thinking=True)` renders exactly `input_ids`.", "",
+             "## Counts", ""]
+    totals = summary["totals"]
+    for key in ("tasks", "kept_tasks", "trajectories", "passed", "samples", "trained_tokens"):
+        lines.append(f"- {key.replace('_', ' ')}: {totals.get(key, 0)}")
+    lines += ["", "## Per family", "",
+              "| family | tasks | kept | trajectories | passed | pass rate | samples |",
+              "|---|---|---|---|---|---|---|"]
+    for name, c in summary["families"].items():
+        lines.append(f"| {name} | {c['tasks']} | {c['kept_tasks']} | {c['trajectories']} | "
+                     f"{c['passed']} | {_rate(c['passed'], c['trajectories'])} | "
+                     f"{c['samples']} |")
+    lines += ["", "## Per difficulty", "",
+              "| difficulty | tasks | kept | trajectories | pass rate |", "|---|---|---|---|---|"]
+    for level, c in summary["difficulties"].items():
+        lines.append(f"| {level} | {c['tasks']} | {c['kept_tasks']} | {c['trajectories']} | "
+                     f"{_rate(c['passed'], c['trajectories'])} |")
+    tok = summary["tokens"]
+    lines += ["", "## Sample lengths (tokens)", "",
+              f"min {tok['min']}, median {tok['p50']}, p90 {tok['p90']}, max {tok['max']}, "
+              f"total {tok['total']}", "", "## How trajectories ended", ""]
+    lines += [f"- {reason}: {n}" for reason, n in summary["finish_reasons"].items()]
+    if summary["discarded"]:
+        lines += ["", "## Generation discards (never emitted)", ""]
+        lines += [f"- {reason}: {n}" for reason, n in summary["discarded"].items()]
+    lines += ["", "## Config", "", "```yaml",
+              yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def write_card(output: Any, config: JobConfig, shards: list[Shard],
+               committed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Write manifest.json and README.md; return the summary."""
+    summary = summarize(shards, committed)
+    manifest = {
+        "synth_version": __version__,
+        "config": config.model_dump(mode="json"),
+        "complete": len(committed) == len(shards),
+        "shards": [{"shard_id": s.shard_id, "family": s.family,
+                    "committed": s.shard_id in committed,
+                    "files": committed.get(s.shard_id, {}).get("files", [])} for s in shards],
+        "summary": summary,
+    }
+    output.write_text("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+    output.write_text("README.md", render_card(config, summary))
+    return summary

@@ -1,0 +1,75 @@
+"""The policy contract: given a rendered prompt, return one completion. Never raise.
+
+V3.2 has no server-side chat template, so a policy receives the prompt already rendered by
+`synth.template` (text, and token ids when the caller has them) and returns the raw text the
+model wrote, its token ids when known, and why it stopped. Failures after retries are
+completions with `finish_reason="error"` and an error kind, so the rollout records them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Sampling(BaseModel):
+    """Sampling parameters; defaults are the model card's (temperature 1.0, top_p 0.95)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(8192, ge=1)
+    seed: int | None = None
+
+
+@dataclass
+class Prompt:
+    """A rendered prompt. `tag` names the trajectory (for logs, routing and scripted models)."""
+
+    text: str
+    token_ids: list[int] | None = None
+    tag: str = ""
+
+
+FINISH_STOP = "stop"
+FINISH_LENGTH = "length"
+FINISH_ERROR = "error"
+
+
+@dataclass
+class Completion:
+    """What the model wrote. `text` excludes nothing the model produced (EOS kept if sent)."""
+
+    text: str
+    finish_reason: str
+    token_ids: list[int] | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    attempts: int = 1
+    endpoint: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, error: str, *, attempts: int = 1, latency_s: float = 0.0,
+               endpoint: str | None = None) -> Completion:
+        return cls(text="", finish_reason=FINISH_ERROR, error=error, attempts=attempts,
+                   latency_s=latency_s, endpoint=endpoint)
+
+
+class Policy(ABC):
+    """Something that completes prompts: a model server client or a scripted stand-in."""
+
+    #: the model name recorded with every sample
+    model: str = "unknown"
+
+    @abstractmethod
+    async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:
+        """One completion for `prompt`. Must not raise: failures are error completions."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release connections; the default has none."""

@@ -1,0 +1,1 @@
+"""Rollouts: the thinking-with-tools loop, trajectories and user simulators."""

@@ -1,0 +1,151 @@
+"""The thinking-with-tools loop for one task.
+
+System prompt with tools, the user prompt, then: render incrementally, ask the policy, parse,
+run the tool calls, append the results, until the model answers without tool calls; follow-up
+user turns come from a user simulator. Reasoning stays in context across tool calls and is
+dropped when a new user message arrives, exactly as the V3.2 template renders it. Every way a
+trajectory can end is a recorded finish reason; nothing is raised out of `run_rollout`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synth.conversation import Conversation
+from synth.env import EnvFamily, Environment, Task
+from synth.policy.base import FINISH_ERROR, FINISH_LENGTH, Completion, Policy, Prompt, Sampling
+from synth.rollout import trajectory as fin
+from synth.rollout.trajectory import CompletionRecord, Trajectory
+from synth.rollout.users import ScriptedUser, UserSimulator
+from synth.template import parse_completion
+from synth.tokenizer import Tokenizer
+
+EOS = "<｜end▁of▁sentence｜>"
+
+
+class Budgets(BaseModel):
+    """Limits of one trajectory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tool_rounds: int = Field(32, ge=1, description="assistant messages with tool calls")
+    max_context_tokens: int = Field(131072, ge=256, description="prompt + completion tokens")
+
+
+def trajectory_id(task: Task, sample_index: int) -> str:
+    return f"{task.task_id}#{sample_index}"
+
+
+async def run_rollout(
+    task: Task,
+    family: EnvFamily,
+    policy: Policy,
+    *,
+    sampling: Sampling | None = None,
+    budgets: Budgets | None = None,
+    user: UserSimulator | None = None,
+    tokenizer: Tokenizer | None = None,
+    sample_index: int = 0,
+) -> Trajectory:
+    """Roll out `task` once against `policy`, verify the outcome, and return the trajectory.
+
+    With a tokenizer the prompt is kept as token ids too (sent to servers that take ids and
+    used for the exact context budget); without one, the budget uses a length estimate.
+    """
+    started = time.perf_counter()
+    traj = Trajectory(
+        trajectory_id=trajectory_id(task, sample_index), task_id=task.task_id,
+        family=task.family, difficulty=task.difficulty, seed=task.seed,
+        sample_index=sample_index, messages=[], model=policy.model,
+    )
+    try:
+        answer = await _loop(task, family, policy, sampling or Sampling(), budgets or Budgets(),
+                             user or ScriptedUser(), tokenizer, traj)
+    except Exception as exc:  # a bug must cost one trajectory, not the shard
+        traj.finish_reason = f"{fin.FINISH_INTERNAL_ERROR}:{type(exc).__name__}"
+        traj.verdict_reason = str(exc)[:500]
+        answer = None
+    traj.wall_s = time.perf_counter() - started
+    return traj if answer is None else _verified(traj, family, task, answer)
+
+
+def _verified(traj: Trajectory, family: EnvFamily, task: Task, env_and_answer: Any) -> Trajectory:
+    env, answer = env_and_answer
+    verdict = env.verify(answer)
+    traj.reward, traj.passed, traj.verdict_reason = verdict.score, bool(verdict.passed), \
+        verdict.reason
+    return traj
+
+
+async def _loop(task: Task, family: EnvFamily, policy: Policy, sampling: Sampling,
+                budgets: Budgets, user: UserSimulator, tokenizer: Tokenizer | None,
+                traj: Trajectory) -> tuple[Environment, str] | None:
+    env = Environment(family, task)
+    conv = Conversation(tokenizer)
+    conv.add_system(task.system_message())
+    conv.add_user(task.user_turns[0])
+    turn, step, rounds = 0, 0, 0
+    traj.n_turns = 1
+    while True:
+        if conv.n_tokens + sampling.max_tokens > budgets.max_context_tokens:
+            return _end(traj, conv, fin.FINISH_CONTEXT_BUDGET)
+        prompt = Prompt(conv.prompt_text, conv.prompt_ids, tag=traj.trajectory_id)
+        completion = await policy.complete(prompt, sampling)
+        traj.completions.append(_record(completion, turn, step))
+        step += 1
+        if completion.finish_reason == FINISH_ERROR:
+            return _end(traj, conv, f"{fin.FINISH_POLICY_ERROR}:{completion.error}")
+        if completion.finish_reason == FINISH_LENGTH:
+            return _end(traj, conv, fin.FINISH_TRUNCATED)
+        parsed = parse_completion(completion.text, thinking_mode="thinking")
+        if not parsed.ok or parsed.message is None:
+            kind = (parsed.error or "unknown").split("@", 1)[0]
+            return _end(traj, conv, f"{fin.FINISH_PARSE_ERROR}:{kind}")
+        message = parsed.message
+        conv.add_completion(message, completion.text, completion.token_ids)
+        calls = message.get("tool_calls") or []
+        if calls:
+            rounds += 1
+            if rounds > budgets.max_tool_rounds:
+                return _end(traj, conv, fin.FINISH_TOOL_BUDGET)
+            results = []
+            for index, call in enumerate(calls):
+                function = call["function"]
+                result = env.call(function["name"], function["arguments"])
+                results.append({"role": "tool", "tool_call_id": f"call_{step}_{index}",
+                                "content": result.text})
+            traj.n_tool_calls += len(calls)
+            conv.add_tool_results(results)
+            continue
+        try:
+            follow_up = await user.follow_up(task, turn + 1, conv.messages, traj.trajectory_id)
+        except Exception as exc:
+            traj.verdict_reason = str(exc)[:500]
+            return _end(traj, conv, fin.FINISH_USER_ERROR)
+        if follow_up is None:
+            _end(traj, conv, fin.FINISH_ANSWERED)
+            traj.n_tool_errors = env.errors
+            return env, message.get("content") or ""
+        turn, step = turn + 1, 0
+        traj.n_turns += 1
+        conv.add_user(follow_up)
+
+
+def _record(completion: Completion, turn: int, step: int) -> CompletionRecord:
+    return CompletionRecord(
+        turn=turn, step=step, text=completion.text, finish_reason=completion.finish_reason,
+        token_ids=completion.token_ids, error=completion.error,
+        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        latency_s=completion.latency_s, attempts=completion.attempts,
+        eos_stripped=completion.finish_reason == "stop" and not completion.text.endswith(EOS),
+    )
+
+
+def _end(traj: Trajectory, conv: Conversation, reason: str) -> None:
+    traj.finish_reason = reason
+    traj.messages = conv.messages
+    traj.context_tokens = conv.n_tokens
+    return None
