@@ -29,6 +29,24 @@ FRONT_MATTER = {
 }
 
 
+def redact_uri(uri: str) -> str:
+    """The URI without credentials (user:secret@) and query parameters."""
+    if "://" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    rest = rest.split("?", 1)[0]
+    host, _, path = rest.partition("/")
+    host = host.rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/{path}" if path else f"{scheme}://{host}"
+
+
+def public_config(config: JobConfig) -> dict[str, Any]:
+    """The config as written into the card and manifest (no secrets)."""
+    data = config.model_dump(mode="json")
+    data["output"] = redact_uri(config.output)
+    return data
+
+
 def _percentile(values: list[int], q: float) -> int:
     if not values:
         return 0
@@ -115,7 +133,7 @@ def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
         lines += ["", "## Generation discards (never emitted)", ""]
         lines += [f"- {reason}: {n}" for reason, n in summary["discarded"].items()]
     lines += ["", "## Config", "", "```yaml",
-              yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False).rstrip(), "```", ""]
+              yaml.safe_dump(public_config(config), sort_keys=False).rstrip(), "```", ""]
     return "\n".join(lines)
 
 
@@ -125,7 +143,7 @@ def write_card(output: Any, config: JobConfig, shards: list[Shard],
     summary = summarize(shards, committed)
     manifest = {
         "synth_version": __version__,
-        "config": config.model_dump(mode="json"),
+        "config": public_config(config),
         "complete": len(committed) == len(shards),
         "shards": [{"shard_id": s.shard_id, "family": s.family,
                     "committed": s.shard_id in committed,

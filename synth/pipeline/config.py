@@ -13,7 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synth.policy.base import Sampling
-from synth.policy.scripted import MistakeRates
+from synth.policy.openai import OpenAIPolicyConfig
+from synth.policy.scripted import ScriptedConfig
 from synth.rollout.loop import Budgets
 
 SUPPORTED_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "abfs", "az")
@@ -69,36 +70,20 @@ class PassRateFilter(_Strict):
         return self.min_exclusive < pass_rate <= self.max_inclusive
 
 
-class ScriptedPolicySpec(_Strict):
+class ScriptedPolicySpec(ScriptedConfig):
     """The scripted stand-in model (miniature runs, tests, benchmarks)."""
 
     kind: Literal["scripted"] = "scripted"
-    seed: int | None = Field(None, description="defaults to the job seed")
-    mistakes: MistakeRates = MistakeRates()
-    reasoning_sentences: int = Field(2, ge=1)
-    model: str = "scripted-dsv32"
+    seed: int | None = Field(None, description="defaults to the job seed")  # type: ignore[assignment]
 
 
-class OpenAIPolicySpec(_Strict):
+class OpenAIPolicySpec(OpenAIPolicyConfig):
     """OpenAI-compatible /v1/completions endpoints (vLLM, SGLang) serving DeepSeek-V3.2."""
 
     kind: Literal["openai"] = "openai"
-    base_urls: list[str] = Field(min_length=1)
-    model: str = "deepseek-ai/DeepSeek-V3.2"
-    api_key_env: str | None = None
-    server: Literal["vllm", "sglang", "generic"] = "vllm"
-    send: Literal["token_ids", "text"] = "token_ids"
-    max_concurrency_per_endpoint: int = Field(256, ge=1)
-    request_timeout_s: float = Field(600.0, gt=0)
-    max_retries: int = Field(5, ge=0)
 
-    @field_validator("base_urls")
-    @classmethod
-    def _urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} is not an http(s) URL")
-        return urls
+    def client_config(self) -> OpenAIPolicyConfig:
+        return OpenAIPolicyConfig.model_validate(self.model_dump(exclude={"kind"}))
 
 
 PolicySpec = Annotated[ScriptedPolicySpec | OpenAIPolicySpec, Field(discriminator="kind")]

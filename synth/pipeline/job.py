@@ -58,8 +58,9 @@ def init_ray(config: JobConfig) -> None:
     address = config.ray.address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, log_to_driver=False)
+    else:  # "local": a fresh embedded instance, never a cluster found on this machine
+        ray.init(address="local", num_cpus=config.ray.num_cpus, include_dashboard=False,
+                 log_to_driver=False)
 
 
 ProgressHook = Callable[[dict[str, int], int], None]

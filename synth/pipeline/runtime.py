@@ -37,10 +37,9 @@ def build_policy(config: JobConfig) -> Policy:
     """The policy a shard rolls out against."""
     spec = config.policy
     if isinstance(spec, ScriptedPolicySpec):
+        fields = spec.model_dump(exclude={"kind", "seed"})
         seed = config.seed if spec.seed is None else spec.seed
-        return ScriptedModel(ScriptedConfig(seed=seed, mistakes=spec.mistakes,
-                                            reasoning_sentences=spec.reasoning_sentences,
-                                            model=spec.model))
+        return ScriptedModel(ScriptedConfig(seed=seed, **fields))
     if isinstance(spec, OpenAIPolicySpec):
         from synth.policy.openai import OpenAICompletionsClient
 

@@ -75,7 +75,7 @@ async def rollout_shard(config: JobConfig, shard: Shard, tokenizer: Tokenizer,
     policy = build_policy(config)
     user = build_user(config, policy)
     gate = asyncio.Semaphore(config.shards.max_in_flight)
-    wants_ids = getattr(policy, "wants_token_ids", False)
+    wants_ids = policy.wants_token_ids
 
     async def one(task: Task, index: int) -> Trajectory:
         async with gate:
@@ -139,12 +139,15 @@ def execute_shard(config: JobConfig, shard: Shard, progress: Any = None) -> dict
 
         tokenizer = shared_tokenizer(config.tokenizer)
         rows, task_rows, stats = asyncio.run(rollout_shard(config, shard, tokenizer, progress))
-        data_file = f"data/train-{shard.shard_id}.parquet"
-        task_file = f"tasks/tasks-{shard.shard_id}.parquet"
-        output.write_table(data_file, samples_table(rows))
-        output.write_table(task_file, tasks_table(task_rows))
-        record = {"shard_id": shard.shard_id, "family": shard.family,
-                  "files": [data_file, task_file], "stats": stats.__dict__}
+        # Empty shards write no file: readers of `datasets` reject Parquet files without rows.
+        files = []
+        for name, table in ((f"data/train-{shard.shard_id}.parquet", samples_table(rows)),
+                            (f"tasks/tasks-{shard.shard_id}.parquet", tasks_table(task_rows))):
+            if table.num_rows:
+                output.write_table(name, table)
+                files.append(name)
+        record = {"shard_id": shard.shard_id, "family": shard.family, "files": files,
+                  "stats": stats.__dict__}
         output.commit(shard.shard_id, record)
         if progress is not None:
             progress.add.remote(shards=1, samples=stats.samples)

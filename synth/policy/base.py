@@ -66,6 +66,8 @@ class Policy(ABC):
 
     #: the model name recorded with every sample
     model: str = "unknown"
+    #: whether callers should pass prompt token ids (kept incrementally by the rollout)
+    wants_token_ids: bool = False
 
     @abstractmethod
     async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:

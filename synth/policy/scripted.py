@@ -10,6 +10,7 @@ the same answer and a run is reproducible. Mistakes make pass rates spread acros
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from collections import OrderedDict
@@ -53,6 +54,9 @@ class ScriptedConfig(BaseModel):
     mistakes: MistakeRates = MistakeRates()
     reasoning_sentences: int = Field(2, ge=1, le=200)
     extra_read_rounds: int = Field(0, ge=0, description="re-check rounds before the reference")
+    latency_s: float = Field(0.0, ge=0, description="simulated time per completion")
+    spread: bool = Field(True, description="scale mistake rates by level and a per-task "
+                                            "hardness, so pass rates spread across tasks")
     model: str = "scripted-dsv32"
 
 
@@ -88,6 +92,8 @@ class ScriptedModel(Policy):
         self.resolver = resolver or registry_resolver()
 
     async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:
+        if self.config.latency_s:
+            await asyncio.sleep(self.config.latency_s)
         return self.complete_now(prompt, sampling)
 
     def complete_now(self, prompt: Prompt, sampling: Sampling) -> Completion:
@@ -122,12 +128,20 @@ class ScriptedModel(Policy):
     def _rng(self, tag: str, turn: int, step: int) -> random.Random:
         return random.Random(derive_seed(self.config.seed, tag, turn, step))
 
-    def _decide(self, rng: random.Random) -> str:
+    def _scale(self, task: Task) -> float:
+        """How error-prone this task makes the model: more at higher levels, and a per-task
+        hardness (log-uniform in [1/4, 2]) so that some tasks are rarely solved."""
+        if not self.config.spread:
+            return 1.0
+        hardness = 2 ** random.Random(derive_seed(self.config.seed, task.task_id)).uniform(-2, 1)
+        return (0.5 + 0.25 * task.difficulty) * hardness
+
+    def _decide(self, rng: random.Random, scale: float = 1.0) -> str:
         rates = self.config.mistakes
         roll = rng.random()
         for kind in ("malformed_dsml", "unknown_tool", "skipped_step", "wrong_argument",
                      "give_up"):
-            p = getattr(rates, kind)
+            p = getattr(rates, kind) * scale
             if roll < p:
                 return kind
             roll -= p
@@ -138,19 +152,20 @@ class ScriptedModel(Policy):
         turn = min(turn, len(task.reference) - 1)
         reference = task.reference[turn]
         extra = self.config.extra_read_rounds
+        scale = self._scale(task)
         cursor = 0  # reference rounds consumed before this step
         for earlier in range(step):
             if earlier < extra:
                 continue
-            kind = self._decide(self._rng(prompt.tag, turn, earlier))
+            kind = self._decide(self._rng(prompt.tag, turn, earlier), scale)
             cursor += {"follow": 1, "wrong_argument": 1, "skipped_step": 2}.get(kind, 0)
         rng = self._rng(prompt.tag, turn, step)
-        kind = self._decide(rng)
+        kind = self._decide(rng, scale)
         noticed = "Error:" in results
         if step < extra and reference.rounds:
             return self._call_message(task, reference.rounds[0], "Let me re-check the data.", rng)
         if cursor >= len(reference.rounds):
-            return self._final_message(task, reference.answer, rng, noticed)
+            return self._final_message(task, reference.answer, rng, scale)
         if kind == "give_up":
             return {"role": "assistant", "reasoning_content": self._reasoning(
                 rng, "This looks too complicated to finish."),
@@ -176,8 +191,8 @@ class ScriptedModel(Policy):
                 "content": "", "tool_calls": [c.to_openai() for c in calls]}
 
     def _final_message(self, task: Task, answer: str, rng: random.Random,
-                       noticed: bool) -> dict[str, Any]:
-        if rng.random() < self.config.mistakes.wrong_final_answer:
+                       scale: float) -> dict[str, Any]:
+        if rng.random() < self.config.mistakes.wrong_final_answer * scale:
             answer = _wrong_answer(answer, rng)
         thought = "I have what I need; summarizing the outcome for the user."
         return {"role": "assistant", "reasoning_content": self._reasoning(rng, thought),
