@@ -105,8 +105,11 @@ async def _loop(task: Task, family: EnvFamily, policy: Policy, sampling: Samplin
             kind = (parsed.error or "unknown").split("@", 1)[0]
             return _end(traj, conv, f"{fin.FINISH_PARSE_ERROR}:{kind}")
         message = parsed.message
-        conv.add_completion(message, completion.text, completion.token_ids)
         calls = message.get("tool_calls") or []
+        if not calls and not message.get("reasoning_content"):
+            # the V3.2 template cannot render a final answer without reasoning in thinking mode
+            return _end(traj, conv, f"{fin.FINISH_PARSE_ERROR}:empty_reasoning")
+        conv.add_completion(message, completion.text, completion.token_ids)
         if calls:
             rounds += 1
             if rounds > budgets.max_tool_rounds:
