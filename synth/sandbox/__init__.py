@@ -1,0 +1,31 @@
+"""Run untrusted, model-written Python with real isolation (bubblewrap + rlimits).
+
+Each run gets a fresh sandbox: a size-limited tmpfs /work, read-only /usr and the
+interpreter prefix, no network, its own pid/ipc/uts namespaces, and rlimits for CPU,
+memory, processes, file size and open files; wall time and output are policed by the
+host. The return value travels over a private pipe, not stdout. Without bwrap the
+sandbox falls back to rlimits only, loudly (log warning, ``isolation == "none"``) or
+raises ``SandboxUnavailable`` when isolation is required (``SYNTH_SANDBOX_REQUIRED``).
+``run`` blocks; asyncio callers use ``arun``.
+"""
+
+from synth.sandbox.models import (
+    Isolation,
+    Limit,
+    SandboxError,
+    SandboxLimits,
+    SandboxResult,
+    SandboxUnavailable,
+)
+from synth.sandbox.runner import Sandbox, isolation_required
+
+__all__ = [
+    "Isolation",
+    "Limit",
+    "Sandbox",
+    "SandboxError",
+    "SandboxLimits",
+    "SandboxResult",
+    "SandboxUnavailable",
+    "isolation_required",
+]
