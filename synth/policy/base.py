@@ -27,7 +27,10 @@ class Sampling(BaseModel):
 
 @dataclass
 class Prompt:
-    """A rendered prompt. `tag` names the trajectory (for logs, routing and scripted models)."""
+    """A rendered prompt. `tag` names the trajectory (for logs, routing and scripted models).
+
+    `token_ids` is the rollout's own growing list (no copy per step): read it during the call,
+    copy it to keep it."""
 
     text: str
     token_ids: list[int] | None = None
