@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from test_template_strategies import conversations
 
 from synth.template import encode_messages, parse_completion, render_completion, to_json
@@ -262,7 +262,7 @@ def test_rejected_inputs_raise_value_error_naming_the_message(
 
 
 # -- properties ----------------------------------------------------------------------------------
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conversations())
 def test_render_grows_by_appending_inside_one_user_turn(messages: list[dict]) -> None:
     last_user = max(i for i, m in enumerate(messages) if m["role"] in ("user", "developer"))

@@ -32,9 +32,10 @@ GOOD_MESSAGE = {"role": "assistant", "reasoning_content": "Let me look.", "conte
                                call("get_time", {"tz": "UTC"})]}
 GOOD = render_completion(GOOD_MESSAGE)
 SECOND_INVOKE = GOOD.index('<｜DSML｜invoke name="get_time">')
-TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
-          "properties": {"ids": {"type": "array"}, "q": {"type": "string"},
-                         "n": {"type": ["integer", "null"]}, "any": {"type": ["string", "array"]}}}}}]
+PROPERTIES = {"ids": {"type": "array"}, "q": {"type": "string"},
+              "n": {"type": ["integer", "null"]}, "any": {"type": ["string", "array"]}}
+TOOLS = [{"type": "function", "function": {
+    "name": "f", "parameters": {"type": "object", "properties": PROPERTIES}}}]
 
 
 def one_param(name: str, string: str, value: str) -> str:

@@ -10,9 +10,10 @@ turn's segments (drop a reasoning segment, swap a one-token marker) and never a 
 
 Every segment boundary sits next to a special added token (BOS, EOS, `<｜User｜>`,
 `<｜Assistant｜>`, `<think>`, `</think>`), where the tokenizer splits anyway, so tokenizing
-segment by segment and concatenating gives the ids of the whole text. The one exception is a
-message that directly follows a `system` message without a user turn in between (an assistant
-or tool message, or the text left when a developer message is dropped), which no rollout does.
+segment by segment and concatenating gives the ids of the whole text. Two exceptions, which
+no rollout produces: a message directly after a `system` message without a user turn in between
+(also the text left when a developer message is dropped), and an assistant message appended
+before all tool calls of the previous one are answered.
 """
 
 from __future__ import annotations
@@ -270,17 +271,16 @@ class PromptRenderer:
     def _open_turn(self, msg: dict[str, Any], kind: str, body: str) -> None:
         """Close the previous turn as the template renders it below the last user, then open."""
         self._end_tool_block()
-        if self.thinking:
-            kept: list[_Piece] = self._pieces[:self._turn_start]
-            dropped_dev = {p.index for p in self._pieces[self._turn_start:]
-                           if p.kind == "developer" and self.drop_thinking}
-            for piece in self._pieces[self._turn_start:]:
-                if piece.kind == "reasoning" or piece.index in dropped_dev:
+        if self.thinking:  # an O(previous turn) edit, never a re-render
+            turn = self._pieces[self._turn_start:]
+            del self._pieces[self._turn_start:]
+            dropped = {p.index for p in turn if p.kind == "developer" and self.drop_thinking}
+            for piece in turn:
+                if piece.kind == "reasoning" or piece.index in dropped:
                     continue
                 if piece.kind == "marker":
                     piece.set(THINK_CLOSE)
-                kept.append(piece)
-            self._pieces = kept
+                self._pieces.append(piece)
             self._joined = None
         self._messages.append(copy.deepcopy(msg))
         index = len(self._messages) - 1
