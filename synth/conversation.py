@@ -102,17 +102,20 @@ class Conversation:
     # -- internals ---------------------------------------------------------------------------
     def _tokenize_new(self) -> None:
         tokenizer = self._require_tokenizer()
-        segments = self.renderer.segments
-        for segment in segments[len(self._ids):]:
-            model = None
-            if segment.model_written and segment.message_index is not None:
-                model = self._pending_model_ids.get(segment.message_index)
-            if model is not None:
-                ids = model[0] if segment.kind == "reasoning" else model[1]
-            else:
-                ids = tokenizer.encode(segment.text)
+        for segment in self.renderer.segments[len(self._ids):]:
+            model = self._model_ids(segment)
+            ids = tokenizer.encode(segment.text) if model is None else model
             self._ids.append(ids)
             self._flat.extend(ids)
+
+    def _model_ids(self, segment: Any) -> list[int] | None:
+        """The model's own ids for a model-written segment, when kept."""
+        if not segment.model_written or segment.message_index is None:
+            return None
+        pieces = self._pending_model_ids.get(segment.message_index)
+        if pieces is None:
+            return None
+        return pieces[0] if segment.kind == "reasoning" else pieces[1]
 
     def _require_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:

