@@ -32,8 +32,10 @@ def list_families(
         typer.echo(json.dumps(rows, indent=1))
         return
     table = Table(title="environment families")
-    for column in ("name", "tools", "levels", "multi-turn", "verification", "description"):
-        table.add_column(column)
+    table.add_column("name", no_wrap=True)
+    for column in ("tools", "levels", "multi-turn", "verification"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", ratio=1)
     for r in rows:
         table.add_row(r["name"], str(r["tools"]), ",".join(map(str, r["difficulties"])),
                       "yes" if r["multi_turn"] else "no", r["verification"], r["description"])
