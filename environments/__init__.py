@@ -1,1 +1,2 @@
-"""The catalog of environment families: one module per family, each registering itself."""
+"""The catalog of environment families: one module or package per family, each registering
+itself."""

@@ -1,12 +1,4 @@
-"""Household meal planning under allergen, diet, nutrition, budget and variety rules.
-
-Verification kind: constraints. The final plan in the state is checked rule by rule (no
-allergen of any member, everyone's diet, daily calories in a range, protein floor, no repeats,
-a conditional calorie cap on dessert days, budget, cuisine variety, carbs cap, pantry use), so
-many plans pass. Rule numbers derive from a planted valid plan, with margins, so one exists.
-Levels add rules, decoy recipes (safe dishes with an allergen topping) and, from level 4, a
-follow-up turn: a guest with an allergy to something the first plan serves that day.
-"""
+"""Scenario generation, prompts and the reference solution of the meal planning family."""
 
 from __future__ import annotations
 
@@ -14,172 +6,29 @@ import random
 from collections import Counter
 from typing import Any
 
-from synth.data import load_json
-from synth.env import (
-    Corruption,
-    Draft,
-    EnvFamily,
-    Task,
-    Toolbox,
-    ToolError,
-    Verdict,
-    register,
-    tool,
+from environments.meal_planning.common import (
+    _ALLERGENS,
+    _CATALOG,
+    _DATA,
+    _DAYS,
+    _DIETS,
+    _INF,
+    _MAIN,
+    _MEALS,
+    _PEOPLE,
+    _RANK,
+    _expiring,
+    _recipe,
+    _totals,
+    facts,
+    money,
+    unsafe,
 )
-from synth.env import copy_state as _copy
-
-_DATA = load_json("meal_planning.json")
-_PEOPLE = load_json("people.json")
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_MAIN = ["breakfast", "lunch", "dinner"]
-_MEALS = [*_MAIN, "dessert"]
-_ALLERGENS = ["nuts", "gluten", "dairy", "shellfish", "egg", "soy"]
-_DIETS = ["omnivore", "pescatarian", "vegetarian", "vegan"]  # each stricter than the last
-_RANK = {d: i for i, d in enumerate(_DIETS)}
-_INF = float("inf")
-_FACTS: dict[str, dict] = {}
+from synth.env import Draft, Toolbox
 
 
-def facts(recipe: dict) -> dict:
-    """Per-serving nutrition, allergens and diet, derived from the static ingredient table
-    (the state keeps only what varies per task). A name fixes the ingredients, so it is the
-    cache key: decoys are named after their topping."""
-    known = _FACTS.get(recipe["name"])
-    if known is None:
-        parts = [_DATA["ingredients"][i] for i in recipe["ingredients"]]
-        kinds, n = [p["kind"] for p in parts], 2 if recipe["meal_type"] == "dessert" else 1
-        diet = ("omnivore" if "meat" in kinds else "pescatarian" if "fish" in kinds
-                or "shellfish" in kinds else "vegetarian" if "dairy" in kinds or "egg" in kinds
-                else "vegan")
-        known = _FACTS[recipe["name"]] = {
-            "calories": round(sum(p["kcal"] for p in parts) / n),
-            **{k: round(sum(p[k] for p in parts) / n, 1) for k in ("protein", "carbs", "fat")},
-            "allergens": sorted({a for p in parts for a in p["allergens"]}), "diet": diet}
-    return known
-
-
-def _recipe(name: str, meal: str, cuisine: str, prep: int, ingredients: list[str]) -> dict:
-    cost = sum(_DATA["ingredients"][i]["cost"] for i in ingredients)
-    return {"name": name, "meal_type": meal, "cuisine": cuisine, "prep_minutes": prep,
-            "cost": round(cost / (2 if meal == "dessert" else 1)), "ingredients": ingredients}
-
-
-_CATALOG = [_recipe(r["name"], r["meal"], r["cuisine"], r["prep_minutes"], r["ingredients"])
-            for r in _DATA["recipes"]]
-
-
-def unsafe(recipe: dict, allergens: list[str]) -> bool:
-    return any(a in allergens for a in facts(recipe)["allergens"])
-
-
-def money(cents: float) -> str:
-    return f"${cents / 100:,.2f}"
-
-
-@register
-class MealPlanningFamily(EnvFamily):
-    name = "meal_planning"
-    description = "Meal planning for a household under allergen, diet, nutrition and budget rules."
-    multi_turn = True
-    verification = "constraints"
-
-    # -- tools ---------------------------------------------------------------------------
-    @tool("List the household members with their diets and food allergies.")
-    def list_household(self, state: dict) -> dict:
-        return {"household": state["household"],
-                "members": [{"member_id": k, **v} for k, v in state["members"].items()]}
-
-    @tool("Search the recipe book. Every filter is optional; results show per-serving calories, "
-          "protein, carbs, cost, allergens, diet and ingredients.",
-          {"meal_type": {"type": "string", "enum": _MEALS}, "cuisine": {"type": "string"},
-           "diet": {"type": "string", "enum": _DIETS,
-                    "description": "only recipes suitable for this diet"},
-           "exclude_allergens": {"type": "array", "uniqueItems": True,
-                                 "items": {"type": "string", "enum": _ALLERGENS}},
-           "max_prep_minutes": {"type": "integer", "minimum": 1},
-           "query": {"type": "string", "description": "text in the name or an ingredient"}},
-          required=[])
-    def search_recipes(self, state: dict, meal_type: str | None = None,
-                       cuisine: str | None = None, diet: str | None = None,
-                       exclude_allergens: list[str] | None = None,
-                       max_prep_minutes: int | None = None, query: str = "") -> list[dict]:
-        q, out = query.lower(), []
-        for rid, r in state["recipes"].items():
-            f = facts(r)
-            if (meal_type in (None, r["meal_type"]) and cuisine in (None, r["cuisine"])
-                    and (diet is None or _RANK[f["diet"]] >= _RANK[diet])
-                    and not unsafe(r, exclude_allergens or [])
-                    and r["prep_minutes"] <= (max_prep_minutes or _INF)
-                    and (q in r["name"].lower() or any(q in i for i in r["ingredients"]))):
-                out.append({"recipe_id": rid, **{k: r[k] for k in (
-                    "name", "meal_type", "cuisine", "prep_minutes")}, "calories": f["calories"],
-                    "protein": f["protein"], "carbs": f["carbs"], "cost": r["cost"] / 100,
-                    "allergens": f["allergens"], "diet": f["diet"],
-                    "ingredients": r["ingredients"]})
-        return out
-
-    @tool("Get one recipe with its ingredients, full nutrition per serving and cost.",
-          {"recipe_id": {"type": "string"}})
-    def get_recipe(self, state: dict, recipe_id: str) -> dict:
-        r = self._recipe_of(state, recipe_id)
-        return {"recipe_id": recipe_id.upper(), **r, **facts(r), "cost": r["cost"] / 100}
-
-    @tool("List what is in the pantry and in how many days each item expires.")
-    def get_pantry(self, state: dict) -> list[dict]:
-        return state["pantry"]
-
-    @tool("Show the current meal plan with each day's calories, protein, carbs and cost per "
-          "person.")
-    def get_plan(self, state: dict) -> dict:
-        days = {}
-        for day, slots in state["plan"].items():
-            rs = [(state["recipes"][rid], facts(state["recipes"][rid])) for rid in slots.values()]
-            days[day] = {"meals": {m: f"{rid} {r['name']}" for (m, rid), (r, _) in
-                                   zip(slots.items(), rs, strict=True)},
-                         **{k: round(sum(f[k] for _, f in rs), 1)
-                            for k in ("calories", "protein", "carbs")},
-                         "cost": sum(r["cost"] for r, _ in rs) / 100}
-        return {"days": days, "total_cost": round(sum(d["cost"] for d in days.values()), 2)}
-
-    @tool("Add recipes to the meal plan, e.g. {\"meals\": {\"Monday\": {\"breakfast\": "
-          "\"R123\", \"dinner\": \"R456\"}}}. Each slot must be empty and get a recipe of that "
-          "meal type; everything is checked before anything is written.",
-          {"meals": {"type": "object", "minProperties": 1, "additionalProperties": False,
-                     "properties": {d: {"type": "object", "minProperties": 1,
-                                        "additionalProperties": False,
-                                        "properties": {m: {"type": "string"} for m in _MEALS}}
-                                    for d in _DAYS}}}, writes=True)
-    def add_to_plan(self, state: dict, meals: dict[str, dict[str, str]]) -> dict:
-        for day, slots in meals.items():
-            for meal, rid in slots.items():
-                if self._recipe_of(state, rid)["meal_type"] != meal:
-                    raise ToolError(f"{rid} is not a {meal} recipe")
-                if meal in state["plan"].get(day, {}):
-                    raise ToolError(f"{day} {meal} is already planned; remove it first")
-        for day, slots in meals.items():
-            state["plan"].setdefault(day, {}).update({m: r.upper() for m, r in slots.items()})
-        return {"added": sum(len(v) for v in meals.values()), "plan": state["plan"]}
-
-    @tool("Remove one meal from the plan, or the whole day when no meal is given.",
-          {"day": {"type": "string", "enum": _DAYS}, "meal": {"type": "string", "enum": _MEALS}},
-          required=["day"], writes=True)
-    def remove_from_plan(self, state: dict, day: str, meal: str | None = None) -> dict:
-        slots = state["plan"].get(day, {})
-        if not slots or (meal is not None and meal not in slots):
-            raise ToolError(f"nothing planned for {day} {meal or ''}".strip())
-        removed = list(slots) if meal is None else [meal]
-        for m in removed:
-            del slots[m]
-        if not slots:
-            del state["plan"][day]
-        return {"removed": [f"{day} {m}" for m in removed]}
-
-    @staticmethod
-    def _recipe_of(state: dict, recipe_id: str) -> dict:
-        r = state["recipes"].get(recipe_id.upper())
-        if r is None:
-            raise ToolError(f"no recipe {recipe_id}")
-        return r
+class MealPlanningScenario:
+    """Scenario generation, prompts and the reference solution of `MealPlanningFamily` (a mixin)."""
 
     # -- generation ----------------------------------------------------------------------
     def build(self, rng: random.Random, difficulty: int) -> Draft:
@@ -355,101 +204,6 @@ class MealPlanningFamily(EnvFamily):
         names = {r["recipe_id"]: r["name"] for r in memo["found"]}
         return (f"{guest['day']} is now free of {guest['allergen']}: "
                 + "; ".join(f"{m}: {names[rid]}" for m, rid in new.items()) + ".")
-
-    # -- verification --------------------------------------------------------------------
-    def verify(self, task: Task, state: Any, answer: str) -> Verdict:
-        problem = _first_problem(task.check["rules"], task.initial_state["recipes"],
-                                 state["plan"])
-        return Verdict.fail(problem) if problem else Verdict.ok()
-
-    def corruptions(self, task: Task, state: Any, answer: str,
-                    rng: random.Random) -> list[Corruption]:
-        rules, book, plan = task.check["rules"], state["recipes"], state["plan"]
-        days, day, meal = rules["days"], rules["days"][-1], rng.choice(_MAIN)
-
-        def edit(kind: str, day: str, meal: str, rid: str | None) -> Corruption:
-            out = {**state, "plan": _copy(plan)}
-            if rid is None:
-                del out["plan"][day][meal]
-            else:
-                out["plan"].setdefault(day, {})[meal] = rid
-            return Corruption(kind, out, answer)
-
-        def offending(allergens: list[str]) -> str | None:
-            return next((rid for rid, r in book.items() if r["meal_type"] in _MAIN
-                         and unsafe(r, allergens)), None)
-
-        out = [self.missing_write(task, answer), edit("missing_meal", day, meal, None),
-               edit("unrequested_day", "Sunday", meal, plan[day][meal]),
-               edit("wrong_meal_type", day, "breakfast", plan[day]["dinner"])]
-        bad = offending(rules["banned"])
-        if bad:
-            out.append(edit("allergen", day, book[bad]["meal_type"], bad))
-        if rules["no_repeat"]:
-            out.append(edit("repeat", days[1], "lunch", plan[days[0]]["lunch"]))
-        bad = offending([rules["guest"]["allergen"]]) if rules["guest"] else None
-        if bad:
-            out.append(edit("guest_allergen", rules["guest"]["day"], book[bad]["meal_type"], bad))
-        return out
-
-
-def _totals(recipes: dict, slots: dict) -> dict:
-    fs = [(recipes[rid], facts(recipes[rid])) for rid in slots.values()]
-    return {"cost": sum(r["cost"] for r, _ in fs),
-            **{k: sum(f[k] for _, f in fs) for k in ("calories", "protein", "carbs")}}
-
-
-def _expiring(pantry: list[dict]) -> list[str]:
-    return sorted(p["item"] for p in pantry if p["expires_in_days"] <= 2)
-
-
-def _first_problem(rules: dict, book: dict, plan: dict) -> str | None:
-    """The first rule the plan breaks, in words; None when every rule holds."""
-    days, guest, (lo, hi) = rules["days"], rules["guest"], rules["calories"]
-    extra = [d for d in plan if d not in days and plan[d]]
-    if extra:
-        return f"meals planned on unrequested day(s) {extra}"
-    used: list[str] = []
-    for day in days:
-        slots = plan.get(day, {})
-        missing = [m for m in _MAIN if m not in slots]
-        if missing:
-            return f"{day} has no {missing[0]}"
-        if any(rid not in book for rid in slots.values()):
-            return f"{day} uses an unknown recipe"
-        for meal, rid in slots.items():
-            r, f = book[rid], facts(book[rid])
-            if r["meal_type"] != meal:
-                return f"{day}: {r['name']} is a {r['meal_type']} recipe, planned as {meal}"
-            bad = [a for a in f["allergens"] if a in rules["banned"]]
-            if bad:
-                return f"{day}: {r['name']} contains {bad[0]}, an allergen in the household"
-            if _RANK[f["diet"]] < _RANK[rules["diet"]]:
-                return f"{day}: {r['name']} is not {rules['diet']}"
-            if guest and day == guest["day"] and guest["allergen"] in f["allergens"]:
-                return f"{day}: {r['name']} contains {guest['allergen']} (the guest's allergy)"
-        t = _totals(book, slots)
-        if not lo <= t["calories"] <= hi:
-            return f"{day} has {t['calories']} kcal, outside {lo}-{hi}"
-        if rules["protein_min"] and t["protein"] < rules["protein_min"] - 1e-9:
-            return f"{day} has under {rules['protein_min']} g protein"
-        if rules["carbs_max"] and t["carbs"] > rules["carbs_max"] + 1e-9:
-            return f"{day} has over {rules['carbs_max']} g carbs"
-        if rules["dessert_cap"] and "dessert" in slots and t["calories"] > rules["dessert_cap"]:
-            return f"{day} has a dessert and {t['calories']} kcal, over {rules['dessert_cap']}"
-        used += slots.values()
-    if rules["no_repeat"] and len(set(used)) != len(used):
-        return "a recipe is used more than once"
-    if rules["dessert_cap"] and not any("dessert" in plan[d] for d in days):
-        return "no day has a dessert"
-    if rules["budget"] and sum(book[r]["cost"] for r in used) > rules["budget"]:
-        return f"the plan costs more than {money(rules['budget'])} per person"
-    cuisine, n = Counter(book[r]["cuisine"] for r in used).most_common(1)[0]
-    if rules["cuisine_max"] and n > rules["cuisine_max"]:
-        return f"{n} dishes are {cuisine}, more than {rules['cuisine_max']}"
-    have = {i for r in used for i in book[r]["ingredients"]}
-    unused = [i for i in rules["use_items"] or [] if i not in have]
-    return f"expiring pantry item {unused[0]} is not used" if unused else None
 
 
 def _search_plan(found: list[dict], rules: dict, expiring: list[str],
