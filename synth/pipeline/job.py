@@ -17,7 +17,7 @@ import ray
 
 from synth.pipeline.card import write_card
 from synth.pipeline.config import JobConfig
-from synth.pipeline.plan import Shard, plan_shards
+from synth.pipeline.plan import plan_shards
 from synth.pipeline.runtime import family_levels
 from synth.pipeline.shard import execute_shard
 from synth.pipeline.storage import Output
@@ -103,7 +103,3 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
     return JobResult(output=config.output, shards=len(shards), skipped=len(done),
                      committed=len(committed), failed=failed, summary=summary,
                      wall_s=time.perf_counter() - started)
-
-
-def shard_ids(shards: list[Shard]) -> list[str]:
-    return [s.shard_id for s in shards]

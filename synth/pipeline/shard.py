@@ -21,7 +21,7 @@ from synth.env import EnvFamily, Task
 from synth.pipeline.config import JobConfig
 from synth.pipeline.plan import Shard
 from synth.pipeline.records import sample_rows, samples_table, task_row, tasks_table
-from synth.pipeline.runtime import build_policy, build_user, resolve_family
+from synth.pipeline.runtime import build_policy, build_user, resolve_family, shared_tokenizer
 from synth.pipeline.storage import Output
 from synth.rollout.loop import run_rollout
 from synth.rollout.trajectory import Trajectory
@@ -135,8 +135,6 @@ def execute_shard(config: JobConfig, shard: Shard, progress: Any = None) -> dict
     if marker is not None:
         return {"shard_id": shard.shard_id, "skipped": True}
     try:
-        from synth.pipeline.runtime import shared_tokenizer
-
         tokenizer = shared_tokenizer(config.tokenizer)
         rows, task_rows, stats = asyncio.run(rollout_shard(config, shard, tokenizer, progress))
         # Empty shards write no file: readers of `datasets` reject Parquet files without rows.

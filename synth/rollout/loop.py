@@ -10,7 +10,6 @@ trajectory can end is a recorded finish reason; nothing is raised out of `run_ro
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,59 +60,61 @@ async def run_rollout(
         family=task.family, difficulty=task.difficulty, seed=task.seed,
         sample_index=sample_index, messages=[], model=policy.model,
     )
+    env = Environment(family, task)
+    conv = Conversation(tokenizer)
+    answer: str | None = None
     try:
-        answer = await _loop(task, family, policy, sampling or Sampling(), budgets or Budgets(),
-                             user or ScriptedUser(), tokenizer, traj)
+        answer = await _loop(task, policy, sampling or Sampling(), budgets or Budgets(),
+                             user or ScriptedUser(), env, conv, traj)
     except Exception as exc:  # a bug must cost one trajectory, not the shard
         traj.finish_reason = f"{fin.FINISH_INTERNAL_ERROR}:{type(exc).__name__}"
         traj.verdict_reason = str(exc)[:500]
-        answer = None
+    traj.messages = conv.messages
+    traj.context_tokens = conv.n_tokens
+    traj.n_tool_errors = env.errors
+    if answer is not None:
+        verdict = env.verify(answer)
+        traj.reward, traj.passed = verdict.score, bool(verdict.passed)
+        traj.verdict_reason = verdict.reason
+    elif not traj.verdict_reason:
+        traj.verdict_reason = f"not answered: {traj.finish_reason}"
     traj.wall_s = time.perf_counter() - started
-    return traj if answer is None else _verified(traj, family, task, answer)
-
-
-def _verified(traj: Trajectory, family: EnvFamily, task: Task, env_and_answer: Any) -> Trajectory:
-    env, answer = env_and_answer
-    verdict = env.verify(answer)
-    traj.reward, traj.passed, traj.verdict_reason = verdict.score, bool(verdict.passed), \
-        verdict.reason
     return traj
 
 
-async def _loop(task: Task, family: EnvFamily, policy: Policy, sampling: Sampling,
-                budgets: Budgets, user: UserSimulator, tokenizer: Tokenizer | None,
-                traj: Trajectory) -> tuple[Environment, str] | None:
-    env = Environment(family, task)
-    conv = Conversation(tokenizer)
+async def _loop(task: Task, policy: Policy, sampling: Sampling, budgets: Budgets,
+                user: UserSimulator, env: Environment, conv: Conversation,
+                traj: Trajectory) -> str | None:
+    """Run the conversation; return the final answer, or None with the finish reason set."""
     conv.add_system(task.system_message())
     conv.add_user(task.user_turns[0])
     turn, step, rounds = 0, 0, 0
     traj.n_turns = 1
     while True:
         if conv.n_tokens + sampling.max_tokens > budgets.max_context_tokens:
-            return _end(traj, conv, fin.FINISH_CONTEXT_BUDGET)
+            return _end(traj, fin.FINISH_CONTEXT_BUDGET)
         prompt = Prompt(conv.prompt_text, conv.prompt_ids, tag=traj.trajectory_id)
         completion = await policy.complete(prompt, sampling)
         traj.completions.append(_record(completion, turn, step))
         step += 1
         if completion.finish_reason == FINISH_ERROR:
-            return _end(traj, conv, f"{fin.FINISH_POLICY_ERROR}:{completion.error}")
+            return _end(traj, f"{fin.FINISH_POLICY_ERROR}:{completion.error}")
         if completion.finish_reason == FINISH_LENGTH:
-            return _end(traj, conv, fin.FINISH_TRUNCATED)
+            return _end(traj, fin.FINISH_TRUNCATED)
         parsed = parse_completion(completion.text, thinking_mode="thinking")
         if not parsed.ok or parsed.message is None:
             kind = (parsed.error or "unknown").split("@", 1)[0]
-            return _end(traj, conv, f"{fin.FINISH_PARSE_ERROR}:{kind}")
+            return _end(traj, f"{fin.FINISH_PARSE_ERROR}:{kind}")
         message = parsed.message
         calls = message.get("tool_calls") or []
         if not calls and not message.get("reasoning_content"):
             # the V3.2 template cannot render a final answer without reasoning in thinking mode
-            return _end(traj, conv, f"{fin.FINISH_PARSE_ERROR}:empty_reasoning")
+            return _end(traj, f"{fin.FINISH_PARSE_ERROR}:empty_reasoning")
         conv.add_completion(message, completion.text, completion.token_ids)
         if calls:
             rounds += 1
             if rounds > budgets.max_tool_rounds:
-                return _end(traj, conv, fin.FINISH_TOOL_BUDGET)
+                return _end(traj, fin.FINISH_TOOL_BUDGET)
             results = []
             for index, call in enumerate(calls):
                 function = call["function"]
@@ -127,11 +128,10 @@ async def _loop(task: Task, family: EnvFamily, policy: Policy, sampling: Samplin
             follow_up = await user.follow_up(task, turn + 1, conv.messages, traj.trajectory_id)
         except Exception as exc:
             traj.verdict_reason = str(exc)[:500]
-            return _end(traj, conv, fin.FINISH_USER_ERROR)
+            return _end(traj, fin.FINISH_USER_ERROR)
         if follow_up is None:
-            _end(traj, conv, fin.FINISH_ANSWERED)
-            traj.n_tool_errors = env.errors
-            return env, message.get("content") or ""
+            traj.finish_reason = fin.FINISH_ANSWERED
+            return message.get("content") or ""
         turn, step = turn + 1, 0
         traj.n_turns += 1
         conv.add_user(follow_up)
@@ -147,8 +147,5 @@ def _record(completion: Completion, turn: int, step: int) -> CompletionRecord:
     )
 
 
-def _end(traj: Trajectory, conv: Conversation, reason: str) -> None:
+def _end(traj: Trajectory, reason: str) -> None:
     traj.finish_reason = reason
-    traj.messages = conv.messages
-    traj.context_tokens = conv.n_tokens
-    return None
