@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from conftest import FIXTURES, small_job
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, small_job
 from synth.cli.main import app
 from synth.env import family_names, get_family
 from synth.pipeline.config import parse_config

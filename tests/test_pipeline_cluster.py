@@ -3,6 +3,7 @@ driver that is rerun, and bad configs rejected with exit code 2."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,9 +19,9 @@ import psutil
 import pyarrow.dataset as ds
 import pytest
 import yaml
+from conftest import ROOT, small_job
 from typer.testing import CliRunner
 
-from conftest import ROOT, small_job
 from synth.cli.main import app
 from synth.pipeline.config import parse_config
 from synth.pipeline.job import run_job
@@ -128,10 +129,8 @@ def test_killed_driver_resumes_without_loss_or_duplicates(ray_session, tmp_path)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
     done_at_kill = len(list(commits.glob("*.json")))
-    try:
-        os.killpg(driver.pid, signal.SIGKILL)  # its embedded Ray goes down with it
-    except ProcessLookupError:
-        pass
+    with contextlib.suppress(ProcessLookupError):  # its embedded Ray goes down with it
+        os.killpg(driver.pid, signal.SIGKILL)
     assert done_at_kill < reference.shards, "killed after the job had finished"
     rerun = subprocess.run(command, env=ENV, cwd=tmp_path, capture_output=True, text=True,
                            timeout=300)

@@ -6,10 +6,10 @@ import asyncio
 from collections import Counter
 
 import pytest
+from conftest import MISTAKES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import MISTAKES
 from synth.env import family_names, get_family
 from synth.policy.base import Completion, Policy, Prompt, Sampling
 from synth.policy.scripted import MistakeRates, ScriptedConfig, ScriptedModel

@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
+from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
 from synth.tokenizer import DEFAULT_SHA256, default_tokenizer_path, load_tokenizer
 
 SPECIALS = ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>",

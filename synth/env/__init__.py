@@ -11,7 +11,13 @@ from synth.env.family import (
     copy_state,
     tool,
 )
-from synth.env.registry import family_names, get_family, register, register_factory
+from synth.env.registry import (
+    family_names,
+    get_family,
+    register,
+    register_factory,
+    unregister,
+)
 from synth.env.runtime import Environment
 from synth.env.task import (
     ReferenceTurn,
@@ -52,4 +58,5 @@ __all__ = [
     "register",
     "register_factory",
     "tool",
+    "unregister",
 ]

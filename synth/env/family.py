@@ -127,6 +127,8 @@ class EnvFamily:
     multi_turn: ClassVar[bool] = False
     verification: ClassVar[str] = "state"  # "state", "answer" or "constraints"
     max_calls: ClassVar[int] = 12
+    #: tools that block (e.g. run model-written code in a sandbox) run off the event loop
+    blocking_tools: ClassVar[bool] = False
     Config: ClassVar[type[FamilyConfig]] = FamilyConfig
     _tool_specs: ClassVar[dict[str, tuple[str, dict[str, Any], bool]]] = {}
 

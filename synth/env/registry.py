@@ -34,6 +34,12 @@ def register_factory(name: str, factory: FamilyFactory) -> None:
     _INSTANCES.pop(name, None)
 
 
+def unregister(name: str) -> None:
+    """Forget a family registered at run time (e.g. a loaded synthesis output)."""
+    _FACTORIES.pop(name, None)
+    _INSTANCES.pop(name, None)
+
+
 def _discover() -> None:
     global _discovered
     if _discovered:

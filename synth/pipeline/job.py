@@ -16,7 +16,7 @@ from typing import Any
 import ray
 
 from synth.pipeline.card import write_card
-from synth.pipeline.config import JobConfig
+from synth.pipeline.config import JobConfig, RaySpec
 from synth.pipeline.plan import plan_shards
 from synth.pipeline.runtime import family_levels
 from synth.pipeline.shard import execute_shard
@@ -51,16 +51,45 @@ class JobResult:
     wall_s: float = 0.0
 
 
-def init_ray(config: JobConfig) -> None:
+def init_ray(spec: RaySpec) -> None:
     """Join the configured cluster (or RAY_ADDRESS), else start an embedded local Ray."""
     if ray.is_initialized():
         return
-    address = config.ray.address or os.environ.get("RAY_ADDRESS")
+    address = spec.address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=False)
     else:  # "local": a fresh embedded instance, never a cluster found on this machine
-        ray.init(address="local", num_cpus=config.ray.num_cpus, include_dashboard=False,
+        ray.init(address="local", num_cpus=spec.num_cpus, include_dashboard=False,
                  log_to_driver=False)
+
+
+def run_on_ray(function: Callable[..., dict[str, Any]], config: Any, items: list[Any],
+               item_id: Callable[[Any], str], *extra: Any,
+               on_result: Callable[[Any, dict[str, Any], int], None] | None = None,
+               on_tick: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Run `function(config, item, *extra)` as one Ray task per item (fractional CPUs, retried
+    on worker death) and return the error records. A task returns a record dict; one with an
+    "error" key failed inside (caught there), and a dead worker past its retries counts too."""
+    remote = ray.remote(function).options(num_cpus=config.ray.cpus_per_shard,
+                                          max_retries=config.ray.max_retries)
+    config_ref = ray.put(config)
+    waiting = {remote.remote(config_ref, item, *extra): item for item in items}
+    failed: list[dict[str, Any]] = []
+    while waiting:
+        ready, _ = ray.wait(list(waiting), num_returns=1, timeout=0.5)
+        for ref in ready:
+            item = waiting.pop(ref)
+            try:
+                record = ray.get(ref)
+            except Exception as exc:  # the worker died more often than max_retries
+                record = {"id": item_id(item), "error": f"{type(exc).__name__}: {exc}"}
+            if "error" in record:
+                failed.append(record)
+            if on_result is not None:
+                on_result(item, record, len(items) - len(waiting))
+        if on_tick is not None:
+            on_tick(len(items) - len(waiting))
+    return failed
 
 
 ProgressHook = Callable[[dict[str, int], int], None]
@@ -77,27 +106,17 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
     output.clean_tmp()
     done = output.committed()
     pending = [s for s in shards if s.shard_id not in done]
-    init_ray(config)
+    init_ray(config.ray)
     progress = ProgressCounter.remote()
     if on_start is not None:
         on_start(len(shards))
-    remote = ray.remote(execute_shard).options(num_cpus=config.ray.cpus_per_shard,
-                                               max_retries=config.ray.max_retries)
-    config_ref = ray.put(config)
-    waiting = {remote.remote(config_ref, shard, progress): shard for shard in pending}
-    failed: list[dict[str, Any]] = []
-    while waiting:
-        ready, _ = ray.wait(list(waiting), num_returns=1, timeout=0.5)
-        for ref in ready:
-            shard = waiting.pop(ref)
-            try:
-                record = ray.get(ref)
-            except Exception as exc:  # the worker died more often than max_retries
-                record = {"shard_id": shard.shard_id, "error": f"{type(exc).__name__}: {exc}"}
-            if "error" in record:
-                failed.append(record)
+
+    def tick(finished: int) -> None:
         if on_progress is not None:
-            on_progress(ray.get(progress.snapshot.remote()), len(shards) - len(waiting))
+            on_progress(ray.get(progress.snapshot.remote()), len(done) + finished)
+
+    failed = run_on_ray(execute_shard, config, pending, lambda s: s.shard_id, progress,
+                        on_tick=tick)
     committed = output.committed()
     summary = write_card(output, config, shards, committed)
     return JobResult(output=config.output, shards=len(shards), skipped=len(done),

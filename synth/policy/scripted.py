@@ -98,7 +98,7 @@ class ScriptedModel(Policy):
 
     def complete_now(self, prompt: Prompt, sampling: Sampling) -> Completion:
         """The synchronous core (the mock server and benchmarks call it directly)."""
-        task_id = prompt.tag.split("#", 1)[0]
+        task_id = prompt.tag.rsplit("#", 1)[0]
         found = self.resolver(task_id)
         if found is None:
             message = {"role": "assistant", "reasoning_content": "I have no task for this.",

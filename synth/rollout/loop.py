@@ -9,6 +9,7 @@ trajectory can end is a recorded finish reason; nothing is raised out of `run_ro
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,7 +119,11 @@ async def _loop(task: Task, policy: Policy, sampling: Sampling, budgets: Budgets
             results = []
             for index, call in enumerate(calls):
                 function = call["function"]
-                result = env.call(function["name"], function["arguments"])
+                if env.family.blocking_tools:
+                    result = await asyncio.to_thread(env.call, function["name"],
+                                                     function["arguments"])
+                else:
+                    result = env.call(function["name"], function["arguments"])
                 results.append({"role": "tool", "tool_call_id": f"call_{step}_{index}",
                                 "content": result.text})
             traj.n_tool_calls += len(calls)
