@@ -23,6 +23,7 @@ from synth.pipeline.plan import Shard
 from synth.pipeline.records import sample_rows, samples_table, task_row, tasks_table
 from synth.pipeline.runtime import build_policy, build_user, resolve_family, shared_tokenizer
 from synth.pipeline.storage import Output
+from synth.policy.scripted import ScriptedModel
 from synth.rollout.loop import run_rollout
 from synth.rollout.trajectory import Trajectory
 from synth.seeding import derive_seed
@@ -73,6 +74,8 @@ async def rollout_shard(config: JobConfig, shard: Shard, tokenizer: Tokenizer,
     tasks = [t for slot in shard.slots
              if (t := generate_task(family, slot.seed, slot.difficulty, discards)) is not None]
     policy = build_policy(config)
+    if isinstance(policy, ScriptedModel):
+        policy.remember(family, tasks)
     user = build_user(config, policy)
     gate = asyncio.Semaphore(config.shards.max_in_flight)
     wants_ids = policy.wants_token_ids

@@ -90,6 +90,11 @@ class ScriptedModel(Policy):
         self.config = config or ScriptedConfig()
         self.model = self.config.model
         self.resolver = resolver or registry_resolver()
+        self._known: dict[str, tuple[EnvFamily, Task]] = {}
+
+    def remember(self, family: EnvFamily, tasks: list[Task]) -> None:
+        """Tasks the caller already generated, so they need not be regenerated from ids."""
+        self._known.update((t.task_id, (family, t)) for t in tasks)
 
     async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:
         if self.config.latency_s:
@@ -99,7 +104,7 @@ class ScriptedModel(Policy):
     def complete_now(self, prompt: Prompt, sampling: Sampling) -> Completion:
         """The synchronous core (the mock server and benchmarks call it directly)."""
         task_id = prompt.tag.rsplit("#", 1)[0]
-        found = self.resolver(task_id)
+        found = self._known.get(task_id) or self.resolver(task_id)
         if found is None:
             message = {"role": "assistant", "reasoning_content": "I have no task for this.",
                        "content": "I cannot help with that."}
