@@ -102,7 +102,7 @@ class Conversation:
     # -- internals ---------------------------------------------------------------------------
     def _tokenize_new(self) -> None:
         tokenizer = self._require_tokenizer()
-        for segment in self.renderer.segments[len(self._ids):]:
+        for segment in self.renderer.segments_from(len(self._ids)):
             model = self._model_ids(segment)
             ids = tokenizer.encode(segment.text) if model is None else model
             self._ids.append(ids)
@@ -126,8 +126,7 @@ class Conversation:
         """Split the model's ids into (reasoning + </think>, body + EOS) if they render the
         same text as the canonical message; None means: use the canonical tokenization."""
         tokenizer = self._require_tokenizer()
-        segments = self.renderer.segments
-        reasoning, body = segments[-2], segments[-1]
+        reasoning, body = self.renderer.segments_from(-2)  # this completion's two
         text = raw_text if raw_text.endswith(EOS) else raw_text + EOS
         if text != reasoning.text + body.text:
             return None

@@ -24,6 +24,7 @@ from synth.pipeline.records import sample_rows, samples_table, task_row, tasks_t
 from synth.pipeline.runtime import build_policy, build_user, resolve_family, shared_tokenizer
 from synth.pipeline.storage import Output
 from synth.policy.scripted import ScriptedModel
+from synth.rollout.gc_tuning import rollout_gc
 from synth.rollout.loop import run_rollout
 from synth.rollout.trajectory import Trajectory
 from synth.seeding import derive_seed
@@ -90,8 +91,9 @@ async def rollout_shard(config: JobConfig, shard: Shard, tokenizer: Tokenizer,
     sample_rows_out: list[dict] = []
     task_rows: list[dict] = []
     try:
-        per_task = await asyncio.gather(*(
-            asyncio.gather(*(one(task, i) for i in range(config.k))) for task in tasks))
+        with rollout_gc():
+            per_task = await asyncio.gather(*(
+                asyncio.gather(*(one(task, i) for i in range(config.k))) for task in tasks))
     finally:
         await policy.close()
     finishes: Counter[str] = Counter()

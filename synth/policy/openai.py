@@ -230,7 +230,9 @@ class OpenAICompletionsClient(Policy):
         self._timeout = aiohttp.ClientTimeout(total=config.request_timeout_s,
                                               sock_connect=config.connect_timeout_s)
         self._extras = dict(SERVER_EXTRAS[config.server])
-        self._ids_json = _IdsJson()
+        # one cached prompt per trajectory in flight, or every request re-serializes its ids
+        self._ids_json = _IdsJson(max_tags=max(2048, 2 * config.max_concurrency_per_endpoint
+                                               * len(config.base_urls)))
 
     def __repr__(self) -> str:
         key = "***" if self._api_key else None

@@ -103,22 +103,32 @@ class PromptRenderer:
         self._calls_left = 0  # tool results still expected by the last assistant message
         self._calls_total = 0
         self._results: _Piece | None = None
-        self._joined: str | None = None
+        self._joined: str | None = None  # the prompt up to the texts in _tail
+        self._tail: list[str] = []
         if add_default_bos_token:
             self._push(_Piece("bos", BOS, None))
 
     # -- views -------------------------------------------------------------------------------
     @property
     def prompt_text(self) -> str:
-        """The whole prompt (joined once per change, then cached)."""
+        """The whole prompt: appends extend the cached text; only a new turn re-joins."""
         if self._joined is None:
             self._joined = "".join(p.text for p in self._pieces)
+        elif self._tail:
+            self._joined += "".join(self._tail)
+        self._tail.clear()
         return self._joined
 
     @property
     def segments(self) -> tuple[Segment, ...]:
         """The prompt as segments; `"".join(s.text for s in segments) == prompt_text`."""
         return tuple(Segment(p.text, p.kind, p.model_written, p.index) for p in self._pieces)
+
+    def segments_from(self, start: int) -> tuple[Segment, ...]:
+        """The segments from position `start` on (negative counts from the end); O(new) for
+        callers that track a prefix."""
+        return tuple(Segment(p.text, p.kind, p.model_written, p.index)
+                     for p in self._pieces[start:])
 
     @property
     def stable_segments(self) -> int:
@@ -230,9 +240,9 @@ class PromptRenderer:
         if self._results is None:
             self._results = _Piece("tool_results", text, len(self._messages) - 1)
             self._push(self._results)
-        else:
+        else:  # the open results block is the last piece: its new text extends the prompt
             self._results.append(text)
-            self._joined = None
+            self._tail.append(text)
         self._calls_left -= 1
         if self._calls_left == 0:
             self._results = None
@@ -251,7 +261,7 @@ class PromptRenderer:
 
     def _push(self, piece: _Piece) -> None:
         self._pieces.append(piece)
-        self._joined = None
+        self._tail.append(piece.text)
 
     def _end_tool_block(self) -> None:
         self._calls_left = self._calls_total = 0
