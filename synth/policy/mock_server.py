@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from synth.policy.base import FINISH_LENGTH, Prompt, Sampling
 from synth.policy.openai import cached_tokenizer
 from synth.policy.scripted import EOS, ScriptedConfig, ScriptedModel
+from synth.rollout.gc_tuning import rollout_gc
 
 FAULT_KINDS = ("http_500", "http_429", "hang", "truncate", "garbage")
 CHUNK = 2048  # bytes of the JSON id array per cached piece (~350 ids)
@@ -352,8 +353,10 @@ async def _serve(config: MockServerConfig, host: str, port: int) -> None:
 
 def run_mock_server(config: MockServerConfig | None = None, host: str = "127.0.0.1",
                     port: int = 8000) -> None:
-    """Serve until SIGINT/SIGTERM (the CLI's `serve-mock`)."""
-    asyncio.run(_serve(config or MockServerConfig(), host, port))
+    """Serve until SIGINT/SIGTERM (the CLI's `serve-mock`). Like a rollout worker, the server
+    holds a thousand requests at once: collector pauses would stall them all."""
+    with rollout_gc():
+        asyncio.run(_serve(config or MockServerConfig(), host, port))
 
 
 class MockServerProcess:

@@ -13,7 +13,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-ROLLOUT_GC_THRESHOLDS = (50_000, 20, 10)
+ROLLOUT_GC_THRESHOLDS = (100_000, 50, 1000)
 
 
 @contextmanager
