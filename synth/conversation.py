@@ -9,6 +9,7 @@ rendered text (token-in/token-out); otherwise the canonical tokenization is used
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from synth.template import EOS, THINK_CLOSE, PromptRenderer
@@ -90,14 +91,16 @@ class Conversation:
     def sample(self) -> tuple[list[int], list[int]]:
         """(input_ids, assistant_masks): 1 exactly on the model-written tokens of the current
         user turn (reasoning, `</think>`, content, DSML calls, EOS)."""
-        self._tokenize_new()
-        input_ids: list[int] = []
-        masks: list[int] = []
-        for segment, ids in zip(self.renderer.segments, self._ids, strict=True):
-            trained = segment.model_written and (segment.message_index or 0) > self._last_user
-            input_ids.extend(ids)
-            masks.extend([1 if trained else 0] * len(ids))
-        return input_ids, masks
+        tokenizer = self._require_tokenizer()
+        return assemble(self.sample_plan(), tokenizer.encode)
+
+    def sample_plan(self) -> list[tuple[str, bool, list[int] | None]]:
+        """The current sample as (segment text, trained, the model's ids or None), without
+        tokenizing: callers batch the tokenization of many samples (see `assemble`)."""
+        return [(segment.text,
+                 segment.model_written and (segment.message_index or 0) > self._last_user,
+                 self._model_ids(segment))
+                for segment in self.renderer.segments]
 
     # -- internals ---------------------------------------------------------------------------
     def _tokenize_new(self) -> None:
@@ -139,3 +142,15 @@ class Conversation:
         if not tail or tail[-1] != eos:
             tail.append(eos)
         return [list(token_ids[:cut]), tail]
+
+
+def assemble(plan: list[tuple[str, bool, list[int] | None]],
+             encode: Callable[[str], list[int]]) -> tuple[list[int], list[int]]:
+    """Token ids and assistant masks of a sample plan (model ids where kept, else `encode`)."""
+    input_ids: list[int] = []
+    masks: list[int] = []
+    for text, trained, model_ids in plan:
+        ids = encode(text) if model_ids is None else model_ids
+        input_ids.extend(ids)
+        masks.extend([1 if trained else 0] * len(ids))
+    return input_ids, masks

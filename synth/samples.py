@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from synth.conversation import Conversation
-from synth.template import PromptRenderer
+from synth.conversation import Conversation, assemble
 from synth.tokenizer import Tokenizer
 
 
@@ -38,6 +37,29 @@ def build_samples(messages: Sequence[dict[str, Any]], tokenizer: Tokenizer,
                   completions: Sequence[CompletionLike] | None = None) -> list[Sample]:
     """Samples of a trajectory. `completions[i]` is what produced the i-th assistant message
     (its token ids are kept when they match the rendered text); omit for canonical ids."""
+    return [Sample(turn, messages_, *assemble(plan, tokenizer.encode))
+            for turn, messages_, plan in _plans(messages, tokenizer, completions)]
+
+
+def build_samples_many(
+    trajectories: Sequence[tuple[Sequence[dict[str, Any]], Sequence[CompletionLike] | None]],
+    tokenizer: Tokenizer,
+) -> list[list[Sample]]:
+    """`build_samples` for many trajectories: render all first, tokenize every distinct
+    segment in one parallel batch, then assemble; the same ids, far fewer encoder calls."""
+    plans = [_plans(messages, tokenizer, completions) for messages, completions in trajectories]
+    distinct = list(dict.fromkeys(text for per_trajectory in plans for _, _, plan in per_trajectory
+                                  for text, _, model_ids in plan if model_ids is None))
+    tokenizer.prefetch(distinct)
+    memo = dict(zip(distinct, map(tokenizer.encode, distinct), strict=True))
+    return [[Sample(turn, messages_, *assemble(plan, memo.__getitem__))
+             for turn, messages_, plan in per_trajectory] for per_trajectory in plans]
+
+
+def _plans(messages: Sequence[dict[str, Any]], tokenizer: Tokenizer,
+           completions: Sequence[CompletionLike] | None,
+           ) -> list[tuple[int, list[dict[str, Any]], list[tuple[str, bool, list[int] | None]]]]:
+    """Replay a trajectory; at the end of each user turn take (turn, messages, sample plan)."""
     users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
     turn_ends: dict[int, int] = {}  # index of a turn's last assistant message -> turn number
     for turn, start in enumerate(users):
@@ -46,7 +68,7 @@ def build_samples(messages: Sequence[dict[str, Any]], tokenizer: Tokenizer,
         if replies:
             turn_ends[replies[-1]] = turn
     conv = Conversation(tokenizer)
-    samples: list[Sample] = []
+    plans = []
     replies_seen = 0
     for index, message in enumerate(messages):
         role = message.get("role")
@@ -66,26 +88,6 @@ def build_samples(messages: Sequence[dict[str, Any]], tokenizer: Tokenizer,
         else:
             raise ValueError(f"messages[{index}]: unsupported role {role!r} in a trajectory")
         if index in turn_ends:
-            input_ids, masks = conv.sample()
-            samples.append(Sample(turn_ends[index], [dict(m) for m in messages[:index + 1]],
-                                  input_ids, masks))
-    return samples
-
-
-def build_samples_many(
-    trajectories: Sequence[tuple[Sequence[dict[str, Any]], Sequence[CompletionLike] | None]],
-    tokenizer: Tokenizer,
-) -> list[list[Sample]]:
-    """`build_samples` for many trajectories, with the segments they need tokenized first in
-    one parallel batch; same ids, fewer Python-level encoder calls."""
-    texts: list[str] = []
-    for messages, _ in trajectories:
-        renderer = PromptRenderer()
-        for message in messages:
-            if message.get("role") == "user":  # the turn before, as its sample renders it
-                texts.extend(s.text for s in renderer.segments)
-            renderer.add_message(message)
-        texts.extend(s.text for s in renderer.segments)
-    tokenizer.prefetch(texts)
-    return [build_samples(messages, tokenizer, completions)
-            for messages, completions in trajectories]
+            plans.append((turn_ends[index], [dict(m) for m in messages[:index + 1]],
+                          conv.sample_plan()))
+    return plans

@@ -16,7 +16,7 @@ import pyarrow as pa
 from synth.env import Task
 from synth.policy.base import Sampling
 from synth.rollout.trajectory import Trajectory
-from synth.samples import build_samples
+from synth.samples import Sample
 from synth.tokenizer import Tokenizer
 
 SAMPLE_SCHEMA = pa.schema([
@@ -72,12 +72,13 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def sample_rows(trajectory: Trajectory, task: Task, tokenizer: Tokenizer, *, pass_rate: float,
-                k: int, sampling: Sampling, job_seed: int, version: str) -> list[dict[str, Any]]:
-    """The training rows of one accepted trajectory (one per user turn)."""
+def sample_rows(trajectory: Trajectory, task: Task, samples: list[Sample], tokenizer: Tokenizer,
+                *, pass_rate: float, k: int, sampling: Sampling, job_seed: int,
+                version: str) -> list[dict[str, Any]]:
+    """The training rows of one accepted trajectory (its samples: one per user turn)."""
     rows = []
     sampling_json = sampling.model_dump_json()
-    for sample in build_samples(trajectory.messages, tokenizer, trajectory.completions):
+    for sample in samples:
         rows.append({
             "sample_id": f"{trajectory.trajectory_id}/t{sample.turn}",
             "trajectory_id": trajectory.trajectory_id,

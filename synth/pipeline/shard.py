@@ -27,6 +27,7 @@ from synth.policy.scripted import ScriptedModel
 from synth.rollout.gc_tuning import rollout_gc
 from synth.rollout.loop import run_rollout
 from synth.rollout.trajectory import Trajectory
+from synth.samples import build_samples_many
 from synth.seeding import derive_seed
 from synth.tokenizer import Tokenizer
 
@@ -97,6 +98,7 @@ async def rollout_shard(config: JobConfig, shard: Shard, tokenizer: Tokenizer,
     finally:
         await policy.close()
     finishes: Counter[str] = Counter()
+    accepted: list[tuple[Trajectory, Task, float]] = []
     for task, trajectories in zip(tasks, per_task, strict=True):
         n_passed = sum(t.passed for t in trajectories)
         pass_rate = n_passed / config.k
@@ -113,15 +115,14 @@ async def rollout_shard(config: JobConfig, shard: Shard, tokenizer: Tokenizer,
         stats.passed += n_passed
         if kept:
             stats.kept_tasks += 1
-            for trajectory in trajectories:
-                if trajectory.passed:
-                    rows = sample_rows(trajectory, task, tokenizer, pass_rate=pass_rate,
-                                       k=config.k, sampling=config.sampling,
-                                       job_seed=config.seed, version=__version__)
-                    sample_rows_out.extend(rows)
+            accepted.extend((t, task, pass_rate) for t in trajectories if t.passed)
         if progress is not None:
-            progress.add.remote(trajectories=len(trajectories), passed=n_passed,
-                                samples=0)
+            progress.add.remote(trajectories=len(trajectories), passed=n_passed)
+    built = build_samples_many([(t.messages, t.completions) for t, _, _ in accepted], tokenizer)
+    for (trajectory, task, pass_rate), samples in zip(accepted, built, strict=True):
+        sample_rows_out.extend(sample_rows(
+            trajectory, task, samples, tokenizer, pass_rate=pass_rate, k=config.k,
+            sampling=config.sampling, job_seed=config.seed, version=__version__))
     stats.tasks = len(tasks)
     stats.discarded = dict(discards)
     stats.finish_reasons = dict(finishes)
