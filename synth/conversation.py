@@ -22,7 +22,8 @@ class Conversation:
     """Prompt text (and ids, given a tokenizer) of one rollout in thinking mode."""
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
-        self.renderer = PromptRenderer(thinking_mode="thinking", drop_thinking=True)
+        self.renderer = PromptRenderer(thinking_mode="thinking", drop_thinking=True,
+                                       copy_messages=False)
         self.tokenizer = tokenizer
         self._ids: list[list[int]] = []  # token ids per segment, for the first len() segments
         self._pending_model_ids: dict[int, list[list[int]]] = {}  # message index -> piece ids

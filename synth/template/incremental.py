@@ -93,8 +93,11 @@ class PromptRenderer:
     """
 
     def __init__(self, thinking_mode: str = "thinking", drop_thinking: bool = True,
-                 add_default_bos_token: bool = True) -> None:
+                 add_default_bos_token: bool = True, copy_messages: bool = True) -> None:
         self.thinking = check_thinking_mode(thinking_mode)
+        # Private deep copies protect the renderer from callers that mutate their messages; an
+        # owner that never does (a rollout's conversation) skips that cost on every append.
+        self._own = _copy if copy_messages else dict
         self.thinking_mode = thinking_mode
         self.drop_thinking = drop_thinking
         self._pieces: list[_Piece] = []
@@ -173,7 +176,7 @@ class PromptRenderer:
                         "response_format": response_format})
         text = render_system(msg, self._where(msg))
         self._end_tool_block()
-        self._messages.append(_copy(msg))
+        self._messages.append(self._own(msg))
         self._push(_Piece("system", text, len(self._messages) - 1))
 
     def add_user(self, content: str) -> None:
@@ -236,7 +239,7 @@ class PromptRenderer:
         if not isinstance(content, str):
             raise ValueError(f"{where}: 'content' must be a string")
         text = render_tool_result(content, k, self._calls_total)
-        self._messages.append(_copy(msg))
+        self._messages.append(self._own(msg))
         if self._results is None:
             self._results = _Piece("tool_results", text, len(self._messages) - 1)
             self._push(self._results)
@@ -268,7 +271,7 @@ class PromptRenderer:
         self._results = None
 
     def _push_assistant(self, message: dict[str, Any], reasoning: str, body: str) -> None:
-        msg = _copy(message)
+        msg = self._own(message)
         msg["role"] = "assistant"
         self._end_tool_block()
         self._messages.append(msg)
@@ -292,7 +295,7 @@ class PromptRenderer:
                     piece.set(THINK_CLOSE)
                 self._pieces.append(piece)
             self._joined = None
-        self._messages.append(_copy(msg))
+        self._messages.append(self._own(msg))
         index = len(self._messages) - 1
         self._turn_start = len(self._pieces)
         self._push(_Piece(kind, body, index))
