@@ -119,6 +119,7 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
                         on_tick=tick)
     committed = output.committed()
     summary = write_card(output, config, shards, committed)
+    output.clean_tmp()  # leave no empty scratch folder beside the dataset
     return JobResult(output=config.output, shards=len(shards), skipped=len(done),
                      committed=len(committed), failed=failed, summary=summary,
                      wall_s=time.perf_counter() - started)
