@@ -21,6 +21,7 @@ from synth.env import (
     Toolbox,
     ToolError,
     Verdict,
+    lookup,
     register,
     tool,
 )
@@ -150,15 +151,11 @@ class BankFamily(EnvFamily):
 
     @staticmethod
     def _customer(state: dict, customer_id: str) -> dict:
-        if customer_id not in state["customers"]:
-            raise ToolError(f"no customer {customer_id}")
-        return state["customers"][customer_id]
+        return lookup(state["customers"], customer_id, "customer")
 
     @staticmethod
     def _account(state: dict, account_id: str) -> dict:
-        if account_id not in state["accounts"]:
-            raise ToolError(f"no account {account_id}")
-        return state["accounts"][account_id]
+        return lookup(state["accounts"], account_id, "account")
 
     @staticmethod
     def _account_view(account_id: str, a: dict) -> dict:

@@ -8,7 +8,7 @@ from environments.library.common import _COUNTS, _DATA, _ID, money
 from environments.library.scenario import LibraryScenario
 from environments.library.verify import LibraryVerifier
 from synth.data import load_json
-from synth.env import EnvFamily, ToolError, register, tool
+from synth.env import EnvFamily, ToolError, lookup, register, tool
 
 
 @register
@@ -162,9 +162,7 @@ class LibraryFamily(LibraryScenario, LibraryVerifier, EnvFamily):
     # -- helpers over the state ----------------------------------------------------------
     @staticmethod
     def _row(state: dict, table: str, key: str) -> dict:
-        if key not in state[table]:
-            raise ToolError(f"no {table[:-1].replace('member', 'patron')} {key}")
-        return state[table][key]
+        return lookup(state[table], key, table[:-1].replace('member', 'patron'))
 
     @staticmethod
     def _active_loan(state: dict, loan_id: str) -> dict:

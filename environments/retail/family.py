@@ -5,7 +5,7 @@ from __future__ import annotations
 from environments.retail.common import _ID, _IDS, _OPEN, _REASONS, _norm, dollars
 from environments.retail.scenario import RetailScenario
 from environments.retail.verify import RetailVerifier
-from synth.env import EnvFamily, ToolError, register, tool
+from synth.env import EnvFamily, ToolError, lookup, register, tool
 
 
 @register
@@ -151,9 +151,7 @@ class RetailFamily(RetailScenario, RetailVerifier, EnvFamily):
     # -- helpers over the state ----------------------------------------------------------
     @staticmethod
     def _row(state: dict, table: str, key: str) -> dict:
-        if key not in state[table]:
-            raise ToolError(f"no {table[:-1]} {key}")
-        return state[table][key]
+        return lookup(state[table], key, table[:-1])
 
     @staticmethod
     def _variant(state: dict, item: dict) -> dict:

@@ -28,7 +28,15 @@ from synth.env.task import (
     make_task_id,
     parse_task_id,
 )
-from synth.env.tools import Tool, ToolCall, ToolError, ToolResult, execute_call, object_schema
+from synth.env.tools import (
+    Tool,
+    ToolCall,
+    ToolError,
+    ToolResult,
+    execute_call,
+    lookup,
+    object_schema,
+)
 
 __all__ = [
     "Corruption",
@@ -52,6 +60,7 @@ __all__ = [
     "execute_call",
     "family_names",
     "get_family",
+    "lookup",
     "make_task_id",
     "object_schema",
     "parse_task_id",

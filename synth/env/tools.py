@@ -116,6 +116,13 @@ def object_schema(
     }
 
 
+def lookup(table: Mapping[str, Any], key: str, what: str) -> Any:
+    """`table[key]`, or a ToolError "no <what> <key>" that the model reads as the result."""
+    if key not in table:
+        raise ToolError(f"no {what} {key}")
+    return table[key]
+
+
 def to_result_text(value: Any) -> str:
     """Tool results are shown to the model as JSON text (strings as they are)."""
     if isinstance(value, str):
