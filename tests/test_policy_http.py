@@ -28,14 +28,13 @@ from synth.policy.mock_server import (
     _split_body,
 )
 from synth.policy.openai import (
-    EOS_ID,
-    EOS_TEXT,
     OpenAICompletionsClient,
     OpenAIPolicyConfig,
     _IdsJson,
     cached_tokenizer,
 )
 from synth.policy.scripted import ScriptedModel
+from synth.template import EOS, EOS_ID
 
 SAMPLING = Sampling(max_tokens=4096)
 FAST = {"backoff_base_s": 0.001, "backoff_max_s": 0.01, "request_timeout_s": 5.0}
@@ -112,7 +111,7 @@ def test_completion_matches_the_scripted_model(prompt: Prompt, tokenizer: Any,
 
     (c,) = run(with_servers([MockServerConfig()], body))
     assert c.error is None and c.finish_reason == "stop"
-    assert c.text == expected.text and c.text.endswith(EOS_TEXT)
+    assert c.text == expected.text and c.text.endswith(EOS)
     assert "eos_stripped" not in c.extra
     assert c.attempts == 1 and c.latency_s > 0
     assert c.endpoint is not None and c.endpoint.endswith("/v1/completions")
@@ -139,7 +138,7 @@ def test_text_prompts_and_prompts_without_ids(prompt: Prompt) -> None:
 
 
 def test_eos_id_matches_the_tokenizer(tokenizer: Any) -> None:
-    assert tokenizer.token_id(EOS_TEXT) == EOS_ID
+    assert tokenizer.token_id(EOS) == EOS_ID
 
 
 def test_cached_prompt_bytes_decode_like_the_tokenizer(tokenizer: Any) -> None:
@@ -283,7 +282,7 @@ def test_garbage_is_a_normal_stop_completion(prompt: Prompt) -> None:
 
     done = run(with_servers([MockServerConfig(faults={"garbage": 1.0})], body))
     for c in done:
-        assert c.finish_reason == "stop" and c.error is None and c.text.endswith(EOS_TEXT)
+        assert c.finish_reason == "stop" and c.error is None and c.text.endswith(EOS)
         assert "DSML" not in c.text and "</think>" not in c.text
 
 
@@ -295,7 +294,7 @@ def test_missing_eos_is_flagged(prompt: Prompt, tokenizer: Any, strip_ids: bool)
         return await complete_all(client(urls), prompt, 1)
 
     (c,) = run(with_servers([config], body))
-    assert c.finish_reason == "stop" and not c.text.endswith(EOS_TEXT)
+    assert c.finish_reason == "stop" and not c.text.endswith(EOS)
     assert c.extra["eos_stripped"] is True
     # ids describe the same tokens as the text: no EOS, the renderer appends it
     assert c.token_ids == tokenizer.encode(c.text) and EOS_ID not in c.token_ids
@@ -356,5 +355,5 @@ def test_mock_server_process(prompt: Prompt) -> None:
     start = time.monotonic()
     with MockServerProcess(MockServerConfig(latency_s=0.001)) as url:
         (c,) = run(complete_all(client([url]), prompt, 1))
-    assert c.error is None and c.text.endswith(EOS_TEXT)
+    assert c.error is None and c.text.endswith(EOS)
     assert time.monotonic() - start < 15

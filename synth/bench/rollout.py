@@ -7,7 +7,7 @@ After a warm-up of 4 L (every trajectory starts at once; the first steps carry t
 completed model calls in a window give calls/s; efficiency = (calls/s) / (C/L). CPU per step
 is this process's CPU in the window over those calls; the server's CPU (its own pid) and the
 garbage collector's pauses in the window are reported too. The client runs with the collector
-settings of the pipeline's rollout workers (`synth.rollout.gc_tuning`); the same C is also run
+settings of the pipeline's rollout workers (`synth.infra.gc_tuning`); the same C is also run
 with the default collector (`gc_default`) to show what the settings buy. A
 ramp over C (same L, shorter windows) gives the highest call rate one client process
 sustains at >= 0.95 efficiency; points above C run only while efficiency holds.
@@ -38,11 +38,11 @@ from typing import Any
 import psutil
 
 from synth.env import EnvFamily, Task, family_names, get_family
+from synth.infra.gc_tuning import rollout_gc
 from synth.policy.base import Completion, Policy, Prompt, Sampling
 from synth.policy.mock_server import MockServerConfig, MockServerProcess
 from synth.policy.openai import OpenAICompletionsClient
 from synth.policy.scripted import ScriptedConfig, ScriptedModel
-from synth.rollout.gc_tuning import rollout_gc
 from synth.rollout.loop import Budgets, run_rollout
 from synth.tokenizer import Tokenizer, load_tokenizer
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from synth import __version__
 from synth.env import EnvFamily, Task
+from synth.infra.gc_tuning import rollout_gc
 from synth.pipeline.config import JobConfig
 from synth.pipeline.plan import Shard
 from synth.pipeline.records import sample_rows, samples_table, task_row, tasks_table
 from synth.pipeline.runtime import build_policy, build_user, resolve_family, shared_tokenizer
 from synth.pipeline.storage import Output
 from synth.policy.scripted import ScriptedModel
-from synth.rollout.gc_tuning import rollout_gc
 from synth.rollout.loop import run_rollout
 from synth.rollout.trajectory import Trajectory
 from synth.samples import build_samples_many

@@ -35,10 +35,11 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from synth.infra.gc_tuning import rollout_gc
 from synth.policy.base import FINISH_LENGTH, Prompt, Sampling
 from synth.policy.openai import cached_tokenizer
-from synth.policy.scripted import EOS, ScriptedConfig, ScriptedModel
-from synth.rollout.gc_tuning import rollout_gc
+from synth.policy.scripted import ScriptedConfig, ScriptedModel
+from synth.template import EOS
 
 FAULT_KINDS = ("http_500", "http_429", "hang", "truncate", "garbage")
 CHUNK = 2048  # bytes of the JSON id array per cached piece (~350 ids)

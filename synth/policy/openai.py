@@ -48,11 +48,10 @@ from synth.policy.base import (
     Prompt,
     Sampling,
 )
+from synth.template import EOS, EOS_ID
 
 logger = logging.getLogger(__name__)
 
-EOS_TEXT = "<｜end▁of▁sentence｜>"
-EOS_ID = 1  # the id of EOS_TEXT in the V3.2 vocabulary (checked by the tests)
 
 ServerKind = Literal["vllm", "sglang", "generic"]
 
@@ -420,7 +419,7 @@ def _parse_response(raw: bytes) -> Completion:
         finish = FINISH_STOP
         if reason != "stop":
             extra["server_finish_reason"] = reason
-        if not text.endswith(EOS_TEXT):
+        if not text.endswith(EOS):
             # The server stripped the stop token: keep the text as returned and say so; the
             # renderer appends EOS. Ids that still end in EOS are trimmed to match the text.
             extra["eos_stripped"] = True

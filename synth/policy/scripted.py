@@ -22,11 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from synth.env import EnvFamily, Task, ToolCall, get_family, parse_task_id
 from synth.policy.base import FINISH_LENGTH, FINISH_STOP, Completion, Policy, Prompt, Sampling
 from synth.seeding import derive_seed
-from synth.template import render_completion
+from synth.template import RESULTS_CLOSE, render_completion
+from synth.template import USER as USER_MARK
 
-USER_MARK = "<｜User｜>"
-RESULTS_END = "</function_results>"
-EOS = "<｜end▁of▁sentence｜>"
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 TaskResolver = Callable[[str], tuple[EnvFamily, Task] | None]
@@ -126,7 +124,7 @@ class ScriptedModel(Policy):
         """(user turn, step within the turn, text of the latest tool results)."""
         last_user = text.rfind(USER_MARK)
         turn = text.count(USER_MARK) - 1
-        step = text.count(RESULTS_END, last_user) if last_user >= 0 else 0
+        step = text.count(RESULTS_CLOSE, last_user) if last_user >= 0 else 0
         tail = text[text.rfind("<function_results>"):] if step else ""
         return max(turn, 0), step, tail
 

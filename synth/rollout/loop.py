@@ -20,10 +20,8 @@ from synth.policy.base import FINISH_ERROR, FINISH_LENGTH, Completion, Policy, P
 from synth.rollout import trajectory as fin
 from synth.rollout.trajectory import CompletionRecord, Trajectory
 from synth.rollout.users import ScriptedUser, UserSimulator
-from synth.template import parse_completion
+from synth.template import EOS, parse_completion
 from synth.tokenizer import Tokenizer
-
-EOS = "<｜end▁of▁sentence｜>"
 
 
 class Budgets(BaseModel):

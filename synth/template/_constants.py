@@ -8,6 +8,7 @@ from __future__ import annotations
 
 BOS = "<｜begin▁of▁sentence｜>"
 EOS = "<｜end▁of▁sentence｜>"
+EOS_ID = 1  # the id of EOS in the V3.2 vocabulary (the model card's; checked by the tests)
 USER = "<｜User｜>"
 ASSISTANT = "<｜Assistant｜>"
 THINK_OPEN = "<think>"
