@@ -181,6 +181,10 @@ class EnvFamily:
         """A fresh, private copy of the task's initial state for one rollout."""
         return copy_state(task.initial_state)
 
+    def release_state(self, state: Any) -> None:
+        """Free what `new_state` acquired (a workspace, a kernel) when a rollout ends, however
+        it ends. Plain JSON states hold nothing; the default does nothing."""
+
     def missing_write(self, task: Task, answer: str) -> Corruption:
         """The untouched initial state with the right answer: fails when writes are required."""
         return Corruption("missing_write", self.new_state(task), answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from synth.env.family import EnvFamily
@@ -26,6 +27,11 @@ class Environment:
         self.calls += 1
         self.errors += 0 if result.ok else 1
         return result
+
+    def close(self) -> None:
+        """Release the state's resources (never raises: a rollout must still be recorded)."""
+        with contextlib.suppress(Exception):  # best effort; the verdict is kept
+            self.family.release_state(self.state)
 
     def verify(self, answer: str) -> Verdict:
         """The family's verdict on the current state and the final answer (never raises)."""

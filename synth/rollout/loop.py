@@ -59,24 +59,30 @@ async def run_rollout(
         family=task.family, difficulty=task.difficulty, seed=task.seed,
         sample_index=sample_index, messages=[], model=policy.model,
     )
-    env = Environment(family, task)
-    conv = Conversation(tokenizer)
-    answer: str | None = None
+    blocking = family.blocking_tools  # workspaces, kernels: set up and verify off the loop
+    env = await asyncio.to_thread(Environment, family, task) if blocking else \
+        Environment(family, task)
     try:
-        answer = await _loop(task, policy, sampling or Sampling(), budgets or Budgets(),
-                             user or ScriptedUser(), env, conv, traj)
-    except Exception as exc:  # a bug must cost one trajectory, not the shard
-        traj.finish_reason = f"{fin.FINISH_INTERNAL_ERROR}:{type(exc).__name__}"
-        traj.verdict_reason = str(exc)[:500]
-    traj.messages = conv.messages
-    traj.context_tokens = conv.n_tokens
-    traj.n_tool_errors = env.errors
-    if answer is not None:
-        verdict = env.verify(answer)
-        traj.reward, traj.passed = verdict.score, bool(verdict.passed)
-        traj.verdict_reason = verdict.reason
-    elif not traj.verdict_reason:
-        traj.verdict_reason = f"not answered: {traj.finish_reason}"
+        conv = Conversation(tokenizer)
+        answer: str | None = None
+        try:
+            answer = await _loop(task, policy, sampling or Sampling(), budgets or Budgets(),
+                                 user or ScriptedUser(), env, conv, traj)
+        except Exception as exc:  # a bug must cost one trajectory, not the shard
+            traj.finish_reason = f"{fin.FINISH_INTERNAL_ERROR}:{type(exc).__name__}"
+            traj.verdict_reason = str(exc)[:500]
+        traj.messages = conv.messages
+        traj.context_tokens = conv.n_tokens
+        traj.n_tool_errors = env.errors
+        if answer is not None:
+            verdict = await asyncio.to_thread(env.verify, answer) if blocking else \
+                env.verify(answer)
+            traj.reward, traj.passed = verdict.score, bool(verdict.passed)
+            traj.verdict_reason = verdict.reason
+        elif not traj.verdict_reason:
+            traj.verdict_reason = f"not answered: {traj.finish_reason}"
+    finally:  # also when the rollout is cancelled: no workspace or kernel outlives it
+        env.close()
     traj.wall_s = time.perf_counter() - started
     return traj
 
