@@ -142,7 +142,8 @@ def test_every_ending_is_a_recorded_finish_reason(tokenizer) -> None:
                                      sampling=Sampling(max_tokens=5))),
         "context_budget": run(run_rollout(task, family, scripted, tokenizer=tokenizer,
                                           sampling=Sampling(max_tokens=200),
-                                          budgets=Budgets(max_context_tokens=2000))),
+                                          budgets=Budgets(max_context_tokens=2000,
+                                                          context={"strategy": "none"}))),
     }
     for expected, traj in cases.items():
         assert traj.finish_reason == expected, (expected, traj.finish_reason)

@@ -31,12 +31,14 @@ class CompletionRecord:
     latency_s: float = 0.0
     attempts: int = 1
     eos_stripped: bool = False
+    segment: int = 0  # which context it was written in (see synth.rollout.context)
 
 
 @dataclass
 class Trajectory:
     """A rollout of one task. `messages` are OpenAI format with `reasoning_content` kept for
-    every turn (the sample builder drops it where the template does)."""
+    every turn (the sample builder drops it where the template does). After a context cut
+    they hold each context (segment) in turn, each starting with its system message."""
 
     trajectory_id: str
     task_id: str
@@ -56,6 +58,8 @@ class Trajectory:
     context_tokens: int = 0
     wall_s: float = 0.0
     model: str = ""
+    context_strategy: str = ""
+    context_resets: int = 0
 
     @property
     def completion_tokens(self) -> int:

@@ -1,0 +1,109 @@
+"""From options to working search tools: read (or generate) the corpus, derive its links,
+build its index once at a deterministic location, open it (or connect to a service).
+
+`index_location(options)` is a pure function of the options, so every worker of a job finds
+the same index; `ensure_index(options)` is idempotent (the build stage and a lazy first use
+may both call it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from synth.search.backend import EmbeddedBackend, HttpBackend, SearchBackend
+from synth.search.corpus import Document, read_corpus
+from synth.search.facts import GENERIC_PATTERNS, FactPattern
+from synth.search.index import SearchIndex, build_index, index_exists, local_copy
+from synth.search.options import SearchOptions
+from synth.search.tools import SearchTools
+
+GENERATOR_VERSION = 1  # bump when the encyclopedia's text changes
+
+
+def corpus_documents(options: SearchOptions) -> list[Document]:
+    """The corpus as documents, with links derived where the source has none."""
+    from synth.search.links import derive_links
+
+    return derive_links(list(_read(options)))
+
+
+def _read(options: SearchOptions) -> Iterator[Document]:
+    corpus = options.corpus
+    if corpus == "generated":
+        from synth.search.encyclopedia import generate_encyclopedia
+
+        yield from generate_encyclopedia(options.corpus_seed, options.corpus_size)
+    elif corpus.startswith("dictd:"):
+        from synth.search.corpus import CorpusError
+        from synth.search.dictd import find_dictionaries, read_dictd
+
+        pairs = find_dictionaries(corpus.removeprefix("dictd:"))
+        if not pairs:
+            raise CorpusError(f"corpus {corpus!r}: no .index with a .dict[.dz] beside it")
+        for index_path, dict_path in pairs:
+            yield from read_dictd(index_path, dict_path)
+    else:
+        yield from read_corpus(corpus)
+
+
+def corpus_patterns(options: SearchOptions) -> list[dict[str, Any]]:
+    """The fact patterns recorded with the index: the corpus's own, else the generic ones."""
+    if options.patterns:
+        return [p.model_dump() for p in options.patterns]
+    if options.corpus == "generated":
+        from synth.search.encyclopedia import PATTERNS
+
+        return [p.model_dump() for p in PATTERNS]
+    return []
+
+
+def index_location(options: SearchOptions) -> str:
+    """Where the index of these options lives: `options.index`, else a cache folder named by
+    everything that changes its content."""
+    if options.index:
+        return options.index
+    key: dict[str, Any] = {"corpus": options.corpus, "patterns": corpus_patterns(options)}
+    if options.corpus == "generated":
+        from synth.data import data_dir
+
+        words = (data_dir() / "encyclopedia.json").read_bytes()
+        key.update(seed=options.corpus_seed, size=options.corpus_size,
+                   version=GENERATOR_VERSION, words=hashlib.sha256(words).hexdigest())
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return str(options.cache_root() / f"index-{digest}")
+
+
+def ensure_index(options: SearchOptions) -> str:
+    """Build the index unless it exists; return its location."""
+    location = index_location(options)
+    if not index_exists(location):
+        build_index(corpus_documents(options), location,
+                    {"corpus": options.corpus, "patterns": corpus_patterns(options)})
+    return location
+
+
+@lru_cache(maxsize=8)
+def open_index(location: str, cache_dir: str) -> SearchIndex:
+    """One open index per location and process (workers share it across tasks)."""
+    return SearchIndex(local_copy(location, cache_dir))
+
+
+def open_backend(options: SearchOptions) -> SearchBackend:
+    """The backend these options ask for (the service's index, or the local one, built once)."""
+    if options.backend == "http":
+        return HttpBackend(options.service_url or "")
+    return EmbeddedBackend(open_index(ensure_index(options), str(options.cache_root())))
+
+
+def patterns_of(meta: dict[str, Any]) -> tuple[tuple[FactPattern, ...], bool]:
+    """(fact patterns, generic?) of an index: generic corpora also get rare-term facts."""
+    own = tuple(FactPattern.model_validate(p) for p in meta.get("patterns") or ())
+    return (own, False) if own else (GENERIC_PATTERNS, True)
+
+
+def open_tools(options: SearchOptions) -> SearchTools:
+    return SearchTools(open_backend(options))

@@ -1,0 +1,104 @@
+"""Text primitives shared by the tools, the agents and the verifier.
+
+Words are what the index's default tokenizer sees (runs of letters and digits, lowercased), so
+a phrase check here agrees with a tantivy phrase query. Answers are compared after one
+normalization (Unicode NFKC, case-folded, punctuation and leading articles removed).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+")
+_ANSWER_LINE = re.compile(r"^\s*(?:final\s+)?answer\s*[:：]\s*(.*)$", re.IGNORECASE | re.MULTILINE)
+_ARTICLES = ("the ", "a ", "an ")
+PAGE_CHARS = 2000
+SNIPPET_CHARS = 240
+
+
+def words(text: str) -> list[str]:
+    """Lowercased words, as the index tokenizes them."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def word_key(text: str) -> str:
+    """`text` as space-joined words with a space on each side (for whole-word containment)."""
+    return " " + " ".join(words(text)) + " "
+
+
+def contains_phrase(text: str, phrase: str) -> bool:
+    """True when the words of `phrase` occur consecutively in `text` (never for no words)."""
+    needle = word_key(phrase)
+    return needle.strip() != "" and needle in word_key(text)
+
+
+def normalize_answer(text: str) -> str:
+    """Case, width, punctuation and a leading article do not change an answer."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    plain = " ".join(_WORD.findall(folded.replace("_", " ")))
+    for article in _ARTICLES:
+        if plain.startswith(article):
+            plain = plain[len(article):]
+            break
+    return plain
+
+
+def extract_answer(content: str) -> str:
+    """The final answer in a reply: the last `Answer: ...` line, else the whole reply."""
+    found = _ANSWER_LINE.findall(content or "")
+    return (found[-1] if found else content or "").strip()
+
+
+def quote(phrase: str) -> str:
+    """A phrase query for the index: its words, quoted (no query syntax can leak in)."""
+    return '"' + " ".join(words(phrase)) + '"'
+
+
+def page_windows(text: str, size: int = PAGE_CHARS) -> list[str]:
+    """Cut `text` into windows of at most `size` characters, at whitespace where possible."""
+    if not text:
+        return [""]
+    pages, start = [], 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + size // 2, end)
+            cut = max(cut, text.rfind("\n", start + size // 2, end))
+            end = cut + 1 if cut > start else end
+        pages.append(text[start:end])
+        start = end
+    return pages
+
+
+def snippet(text: str, query: str, size: int = SNIPPET_CHARS) -> str:
+    """A window of `text` around the first word of `query` it contains (else its start)."""
+    wanted = {w for w in words(query) if w not in ("and", "or", "not")}
+    at = 0
+    if wanted:
+        for match in _WORD.finditer(text):
+            if match.group().lower() in wanted:
+                at = match.start()
+                break
+    start = max(0, at - size // 4)
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < at else start
+    end = min(len(text), start + size)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > at else end
+    body = " ".join(text[start:end].split())
+    return ("…" if start else "") + body + ("…" if end < len(text) else "")
+
+
+def find_all(text: str, pattern: str, context: int = 80, limit: int = 20) -> list[tuple[int, str]]:
+    """Case-insensitive occurrences of `pattern`: (offset, surrounding text), at most `limit`."""
+    if not pattern:
+        return []
+    hay, needle = text.casefold(), pattern.casefold()
+    found, at = [], hay.find(needle)
+    while at >= 0 and len(found) < limit:
+        found.append((at, text[max(0, at - context): at + len(pattern) + context]))
+        at = hay.find(needle, at + max(1, len(needle)))
+    return found
