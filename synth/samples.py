@@ -61,9 +61,12 @@ def build_samples_many(
              for turn, segment, messages_, plan in per_trajectory] for per_trajectory in plans]
 
 
+Plan = list[tuple[str, bool, list[int] | None]]
+
+
 def _plans(messages: Sequence[dict[str, Any]], tokenizer: Tokenizer,
            completions: Sequence[CompletionLike] | None,
-           ) -> list[tuple[int, int, list[dict[str, Any]], list[tuple[str, bool, list[int] | None]]]]:
+           ) -> list[tuple[int, int, list[dict[str, Any]], Plan]]:
     """(turn, segment, messages, sample plan) at the end of each user turn of each context
     segment (a trajectory cut by context management has several; see synth.rollout.context)."""
     plans = []
@@ -84,7 +87,7 @@ def segment_bounds(messages: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
 
 def _segment_plans(messages: Sequence[dict[str, Any]], tokenizer: Tokenizer,
                    records: Sequence[CompletionLike] | None,
-                   ) -> list[tuple[int, list[dict[str, Any]], list[tuple[str, bool, list[int] | None]]]]:
+                   ) -> list[tuple[int, list[dict[str, Any]], Plan]]:
     """Replay one segment; at the end of each user turn take (turn, messages, sample plan).
     Its first assistant messages beyond its completion records were carried over from the
     previous segment: context, never trained, and never a sample point."""

@@ -19,6 +19,7 @@ from synth.env.family import Discard, Generated
 from synth.search.options import SearchOptions
 from synth.search.text import extract_answer, normalize_answer
 from synth.search.tools import MAX_TOP_K
+from synth.seeding import derive_seed
 
 SYSTEM_PROMPT = (
     "You are a research assistant with search tools over a private encyclopedia. Nothing in "
@@ -27,6 +28,12 @@ SYSTEM_PROMPT = (
 )
 MAX_NOTES = 50
 MAX_NOTE_CHARS = 2000
+HARDER_TRIES = 8
+
+
+def effort(task: Task) -> int:
+    """The work a task asks for: reference tool calls plus the clues to check."""
+    return task.n_reference_calls + int(task.metadata.get("constraints", 0))
 
 
 @register
@@ -70,7 +77,8 @@ class SearchFamily(EnvFamily):
             with self._lock:
                 if self._maker is None:
                     self._maker = TaskMaker(self.options, meta,
-                                            lambda: tool_caller(self.tools, {"notes": []}))
+                                            lambda: tool_caller(self.tools, {"notes": []}),
+                                            self)
         return self._maker
 
     # -- tools -------------------------------------------------------------------------------
@@ -137,6 +145,21 @@ class SearchFamily(EnvFamily):
             raise Discard(f"rejected:{exc.reason}") from None
         return Draft(state={"notes": []}, system_prompt=SYSTEM_PROMPT, user_turns=[made.prompt],
                      solutions=[made.solution], check=made.check, metadata=made.metadata)
+
+    def harder(self, task: Task) -> Generated:
+        """One level up: the same seed's task, or, when that one happens to need less work
+        (tool calls plus clues to check), the first redraw at that level that needs more."""
+        if task.difficulty >= max(self.levels):
+            return Generated(None, "already_hardest")
+        reason = "not_harder"
+        for attempt in range(HARDER_TRIES):
+            seed = task.seed if attempt == 0 else derive_seed(task.seed, "harder", attempt)
+            generated = self.generate(seed, task.difficulty + 1)
+            if generated.task is None:
+                reason = generated.discard or reason
+            elif effort(generated.task) > effort(task):
+                return generated
+        return Generated(None, reason)
 
     def verify(self, task: Task, state: Any, answer: str) -> Verdict:
         check = task.check

@@ -83,3 +83,14 @@ def e2e(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
     from synth.bench.e2e import bench_e2e
 
     _emit(bench_e2e(smoke=smoke), as_json, "end to end (miniature)")
+
+
+@bench_app.command("search")
+def search(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+           documents: Annotated[int, typer.Option(help="encyclopedia size")] = 20000,
+           concurrency: Annotated[int, typer.Option(help="concurrent rollouts")] = 256) -> None:
+    """Index build docs/s, search tool calls/s and CPU per call vs raw tantivy, tasks/s."""
+    from synth.bench.search import bench_search
+
+    _emit(bench_search(smoke=smoke, documents=documents, concurrency=concurrency), as_json,
+          "search family")

@@ -13,11 +13,13 @@ from rich.console import Console
 
 from synth.cli.bench import bench_app
 from synth.cli.envs import envs_app
+from synth.cli.search import serve_search
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Agentic post-training data for DeepSeek-V3.2.")
 app.add_typer(envs_app, name="envs")
 app.add_typer(bench_app, name="bench")
+app.command("serve-search")(serve_search)
 console = Console()
 err = Console(stderr=True)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field

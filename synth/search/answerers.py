@@ -87,10 +87,10 @@ class ScriptedAnswerAgent(AnswerAgent):
         return [h["title"] for h in caller("search", query=query, top_k=5)["hits"]]
 
 
-def answer_agent(spec: AnswerAgentSpec) -> AnswerAgent:
-    """The agent a spec describes."""
+def answer_agent(spec: AnswerAgentSpec, family: Any = None) -> AnswerAgent:
+    """The agent a spec describes (model agents run their rollouts on `family`'s tools)."""
     if spec.kind == "model":
         from synth.search.model import ModelAnswerAgent
 
-        return ModelAnswerAgent(spec)
+        return ModelAnswerAgent(spec, family)
     return ScriptedAnswerAgent(spec)

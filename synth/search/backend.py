@@ -39,7 +39,7 @@ class SearchBackend(ABC):
     def meta(self) -> dict[str, Any]:
         """The index's meta: document count, long-tail ids, fact patterns."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release connections."""
 
 

@@ -23,15 +23,20 @@ from synth.search.text import contains_phrase, normalize_answer, quote, words
 REFERENCE_TOP_K = 10
 MAX_REFERENCE_CALLS = 12
 MAX_PAGES_READ = 3
-RARE_TERM_MAX_PAGES = 25
+RARE_TERM_MAX_PAGES = 40
+RARE_TERM_TRIES = 10
 COMBINATIONS = 10
 HARD_ENOUGH_CALLS = 6
-_STOP = frozenset("""about above after again against also among another because been before
-being below between both could does doing during each either every first from further have
-having here however into itself later many might more most much must neither other others over
-same several should since some such than that their them then there these they this those
-through under until upon used using very were what when where which while whose with within
-would your""".split())
+_STOP = frozenset((  # function words, never a clue
+    "about", "above", "after", "again", "against", "also", "among", "another", "because",
+    "been", "before", "being", "below", "between", "both", "could", "does", "doing",
+    "during", "each", "either", "every", "first", "from", "further", "have", "having",
+    "here", "however", "into", "itself", "later", "many", "might", "more", "most", "much",
+    "must", "neither", "other", "others", "over", "same", "several", "should", "since",
+    "some", "such", "than", "that", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "under", "until", "upon", "used", "using", "very", "were",
+    "what", "when", "where", "which", "while", "whose", "with", "within", "would", "your",
+))
 
 
 class Rejected(Exception):
@@ -67,10 +72,13 @@ class ScriptedQuestionAgent:
         return Page(doc_id, first["title"], "".join(texts), tuple(first.get("aliases", ())))
 
     def facts(self, caller: Caller, page: Page, rng: random.Random) -> list[Fact]:
-        """Non-link facts of a page that do not give its own name away."""
+        """Non-link facts of a page that do not give its own name away (on a generic corpus:
+        years, rare terms and the other pages it names)."""
         found = [f for f in extract_facts(page.text, self.patterns, rng) if f.kind != "link"]
         if self.generic:
             found += self._rare_terms(caller, page, rng)
+            found += [Fact("phrase", f"mentions “{link.value}”", link.value)
+                      for link, _ in self.links(caller, page, rng)]
         names = [page.title, *page.aliases]
         return [f for f in found if not any(contains_phrase(f.clue, n) for n in names)]
 
@@ -81,7 +89,7 @@ class ScriptedQuestionAgent:
                        and w not in _STOP and w not in title_words})
         rng.shuffle(pool)
         terms = []
-        for word in pool[:6]:
+        for word in pool[:RARE_TERM_TRIES]:
             total = caller("search", query=quote(word), top_k=1)["total"]
             if 1 <= total <= RARE_TERM_MAX_PAGES:
                 terms.append(Fact("phrase", f"uses the term “{word}”", word))

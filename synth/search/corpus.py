@@ -9,6 +9,9 @@ of files) or JSON Lines, on a local path or any pyarrow filesystem URI (`s3://..
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 import json
 import os
 import tempfile
@@ -121,7 +124,7 @@ def _batches(source: str, batch_rows: int) -> Iterator[tuple[int, pa.RecordBatch
 
 def _json_batches(source: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
     rows: list[dict[str, Any]] = []
-    with _open(source) as handle:
+    with _lines(source) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -144,20 +147,20 @@ def _rows_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict({k: [row.get(k) for row in rows] for k in names})
 
 
-def _open(source: str) -> Any:
-    import gzip
-    import io
+@contextlib.contextmanager
+def _lines(source: str) -> Iterator[Any]:
+    """The text lines of a local or remote file, gunzipped when it ends in `.gz`."""
+    with contextlib.ExitStack() as stack:
+        if "://" in source:
+            import pyarrow.fs as pafs
 
-    if "://" in source:
-        import pyarrow.fs as pafs
-
-        fs, path = pafs.FileSystem.from_uri(source)
-        raw = fs.open_input_stream(path)
-        stream = gzip.open(raw) if source.endswith(".gz") else raw
-        return io.TextIOWrapper(stream, encoding="utf-8")
-    if source.endswith(".gz"):
-        return gzip.open(source, "rt", encoding="utf-8")
-    return open(source, encoding="utf-8")  # noqa: SIM115 - returned to a with-block
+            fs, path = pafs.FileSystem.from_uri(source)
+            raw: Any = stack.enter_context(fs.open_input_stream(path))
+        else:
+            raw = stack.enter_context(open(source, "rb"))
+        if source.endswith(".gz"):
+            raw = stack.enter_context(gzip.GzipFile(fileobj=raw))
+        yield io.TextIOWrapper(raw, encoding="utf-8")
 
 
 def write_corpus(documents: Iterable[Document], target: str) -> str:

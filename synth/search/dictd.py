@@ -33,6 +33,13 @@ def b64_number(text: str) -> int:
     return value
 
 
+# What some dictionaries say in a fixed form (their own fact patterns; see synth.search.facts).
+DICTIONARY_PATTERNS: dict[str, list[dict[str, str]]] = {
+    "foldoc": [{"regex": r"^<([a-z][a-z -]*)", "kind": "phrase",
+                "clue": "is filed under “{value}”"}],
+}
+
+
 def find_dictionaries(folder: str | Path) -> list[tuple[Path, Path]]:
     """(`.index`, `.dict[.dz]`) pairs under `folder` (e.g. an unpacked `dict-foldoc` .deb)."""
     pairs = []

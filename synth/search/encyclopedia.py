@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from synth.data import load_json
 from synth.search.corpus import Document
-from synth.search.facts import FactPattern
+from synth.search.facts import FactPattern, with_article
 
 URL_ROOT = "https://encyclopedia.invalid/wiki/"  # .invalid never resolves (RFC 2606)
 DEFAULT_SIZE = 1200
@@ -40,7 +40,8 @@ PATTERNS = (
     FactPattern(regex=r"was founded in " + _Y, kind="decade", clue="was founded in the {decade}s"),
     FactPattern(regex=r"population of ([\d,]+)", kind="range",
                 clue="had a population between {lo} and {hi} at the last census"),
-    FactPattern(regex=r"lies on the (River [A-Z][a-z]+)", kind="phrase", clue="lies on the {value}"),
+    FactPattern(regex=r"lies on the (River [A-Z][a-z]+)", kind="phrase",
+                clue="lies on the {value}"),
     FactPattern(regex=r"is an? ([a-z]+(?: [a-z]+)?) founded", kind="phrase", clue="is {a_value}"),
     FactPattern(regex=r"founded in " + _Y + " by", kind="decade",
                 clue="was founded in the {decade}s"),
@@ -127,7 +128,8 @@ def _place(rng: random.Random, w: dict, names: _Names) -> _Entity:
     place = _Entity("place", title, year)
     population = int(10 ** rng.uniform(2.3, 5.6))
     place.sentences += [
-        f"{title} is a {rng.choice(w['place_kinds'])} in {rng.choice(w['countries'])}.",
+        f"{title} is {with_article(rng.choice(w['place_kinds']))} in "
+        f"{rng.choice(w['countries'])}.",
         f"It was founded in {year} and had a population of {population:,} at the last census.",
     ]
     if rng.random() < 0.7:
@@ -144,7 +146,8 @@ def _person(rng: random.Random, w: dict, names: _Names, places: list[_Entity],
     pron = rng.choice(("He", "She", "They"))
     was = "were" if pron == "They" else "was"
     person.sentences += [
-        f"{family} was a {rng.choice(w['occupations'])} from {rng.choice(w['countries'])}.",
+        f"{family} was {with_article(rng.choice(w['occupations']))} from "
+        f"{rng.choice(w['countries'])}.",
         f"{pron} {was} born in {born} in {rng.choice(places).title}.",
         f"{pron} died in {person.died}.",
     ]
@@ -164,20 +167,19 @@ def _organisation(rng: random.Random, w: dict, names: _Names, people: list[_Enti
     kind = rng.choice(w["org_kinds"])
     noun = w["org_nouns"][kind]
     founder, place = rng.choice(people), rng.choice(places)
-    pattern = rng.choice(w["org_patterns"])
 
     def make() -> str:
-        return pattern.format(place=place.title.split(" ")[0], noun=noun,
-                              plural=rng.choice(w["occupations"]).capitalize() + "s",
-                              surname=founder.title.split(" ")[-1],
-                              country=rng.choice(w["countries"])).replace(
-            "Guild of", f"{names.word(2)} Guild of")
+        named_after = rng.choice(places).title.split(" ")[0]
+        return rng.choice(w["org_patterns"]).format(
+            place=named_after, noun=noun, plural=rng.choice(w["occupations"]).capitalize() + "s",
+            surname=founder.title.split(" ")[-1], country=rng.choice(w["countries"]),
+        ).replace("Guild of", f"{names.word(2)} Guild of")
 
     title = names.unique(make)
     year = rng.randint(founder.year + 22, max(founder.year + 23, founder.died - 1))
     org = _Entity("organisation", title, year)
     org.sentences += [
-        f"The {title} is a {kind} founded in {year} by {founder.title}.",
+        f"The {title} is {with_article(kind)} founded in {year} by {founder.title}.",
         f"Its headquarters are in {place.title}.",
         f"It had {rng.randint(12, 2400):,} members in {year + rng.randint(5, 60)}.",
     ]
@@ -195,7 +197,7 @@ def _work(rng: random.Random, w: dict, names: _Names, people: list[_Entity],
     year = rng.randint(author.year + 18, max(author.year + 19, author.died))
     work = _Entity("work", title, year)
     work.sentences += [
-        f"{title} is a {kind} by {author.title}, first published in {year}.",
+        f"{title} is {with_article(kind)} by {author.title}, first published in {year}.",
         f"It runs to {rng.randint(24, 1400)} pages.",
     ]
     publishers = [o for o in orgs if o.year <= year]

@@ -21,7 +21,7 @@ from synth.search.index import SearchIndex, build_index, index_exists, local_cop
 from synth.search.options import SearchOptions
 from synth.search.tools import SearchTools
 
-GENERATOR_VERSION = 1  # bump when the encyclopedia's text changes
+GENERATOR_VERSION = 2  # bump when the encyclopedia's text changes
 
 
 def corpus_documents(options: SearchOptions) -> list[Document]:
@@ -50,15 +50,23 @@ def _read(options: SearchOptions) -> Iterator[Document]:
         yield from read_corpus(corpus)
 
 
-def corpus_patterns(options: SearchOptions) -> list[dict[str, Any]]:
-    """The fact patterns recorded with the index: the corpus's own, else the generic ones."""
-    if options.patterns:
-        return [p.model_dump() for p in options.patterns]
-    if options.corpus == "generated":
+def corpus_patterns(options: SearchOptions) -> tuple[list[dict[str, Any]], bool]:
+    """The fact patterns recorded with the index, and whether the generic facts (years, rare
+    terms, mentions) apply: the encyclopedia has its own grammar; other corpora get the
+    generic facts plus the patterns the options (or a known dictionary) give."""
+    if options.corpus == "generated" and not options.patterns:
         from synth.search.encyclopedia import PATTERNS
 
-        return [p.model_dump() for p in PATTERNS]
-    return []
+        return [p.model_dump() for p in PATTERNS], False
+    patterns = [p.model_dump() for p in options.patterns]
+    if options.corpus.startswith("dictd:"):
+        from synth.search.dictd import DICTIONARY_PATTERNS, find_dictionaries
+
+        for index_path, _ in find_dictionaries(options.corpus.removeprefix("dictd:")):
+            name = index_path.name.split(".")[0]
+            patterns += [FactPattern.model_validate(p).model_dump()
+                         for p in DICTIONARY_PATTERNS.get(name, [])]
+    return patterns, True
 
 
 def index_location(options: SearchOptions) -> str:
@@ -81,8 +89,9 @@ def ensure_index(options: SearchOptions) -> str:
     """Build the index unless it exists; return its location."""
     location = index_location(options)
     if not index_exists(location):
+        patterns, generic = corpus_patterns(options)
         build_index(corpus_documents(options), location,
-                    {"corpus": options.corpus, "patterns": corpus_patterns(options)})
+                    {"corpus": options.corpus, "patterns": patterns, "generic_facts": generic})
     return location
 
 
@@ -100,9 +109,11 @@ def open_backend(options: SearchOptions) -> SearchBackend:
 
 
 def patterns_of(meta: dict[str, Any]) -> tuple[tuple[FactPattern, ...], bool]:
-    """(fact patterns, generic?) of an index: generic corpora also get rare-term facts."""
+    """(fact patterns, generic?) of an index; generic corpora add years, rare terms and
+    mentions to their own patterns."""
     own = tuple(FactPattern.model_validate(p) for p in meta.get("patterns") or ())
-    return (own, False) if own else (GENERIC_PATTERNS, True)
+    generic = bool(meta.get("generic_facts", not own))
+    return (own + GENERIC_PATTERNS if generic else own), generic
 
 
 def open_tools(options: SearchOptions) -> SearchTools:

@@ -71,17 +71,17 @@ class Fact:
 
     @property
     def searchable(self) -> bool:
-        """Phrases and decades narrow a search; ranges are checked on candidate pages."""
-        return self.kind in ("phrase", "decade")
+        """Phrases, and decades stated in a fixed wording ("was born in 1873"), narrow a
+        search; ranges and bare years are checked on candidate pages."""
+        return self.kind == "phrase" or (self.kind == "decade" and not self.probe.isdigit())
 
     @property
     def search_terms(self) -> list[str]:
         """Phrases of which a page passing this fact contains at least one (for searching)."""
         if self.kind == "phrase":
             return [self.value]
-        if self.kind == "decade":
-            head = self.probe if not self.probe.isdigit() else ""
-            return [f"{head} {year}".strip() for year in range(self.lo, self.hi + 1)]
+        if self.searchable:
+            return [f"{self.probe} {year}" for year in range(self.lo, self.hi + 1)]
         return []
 
     @property

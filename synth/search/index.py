@@ -218,8 +218,8 @@ class SearchIndex:
 
     @staticmethod
     def _document(stored: Any) -> Document:
-        fields = stored.to_dict()
-        return Document(fields["id"][0], fields["title"][0], fields["text"][0],
-                        fields.get("url", [""])[0],
-                        tuple(x for x in fields.get("links", []) if x),
-                        tuple(x for x in fields.get("aliases", []) if x))
+        links, aliases = stored.get_all("links"), stored.get_all("aliases")
+        return Document(stored.get_first("id"), stored.get_first("title"),
+                        stored.get_first("text"), stored.get_first("url") or "",
+                        tuple(links) if links != [""] else (),
+                        tuple(aliases) if aliases != [""] else ())

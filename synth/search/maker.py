@@ -50,15 +50,15 @@ class TaskMaker:
     """Builds tasks for one family instance; `call_factory()` gives a fresh tool caller."""
 
     def __init__(self, options: SearchOptions, meta: dict[str, Any],
-                 call_factory: Callable[[], Call]) -> None:
+                 call_factory: Callable[[], Call], family: Any = None) -> None:
         self.options = options
         self.meta = meta
         self.call_factory = call_factory
         patterns, generic = patterns_of(meta)
-        self.question_agent = _question_agent(options, patterns, generic)
-        self.answer_agents = [answer_agent(spec) for spec in options.answer_agents]
-        self.verifier = verifier(options.verifier, options.verification_passes)
-        self.judge = judge(options.judge)
+        self.question_agent = _question_agent(options, patterns, generic, family)
+        self.answer_agents = [answer_agent(spec, family) for spec in options.answer_agents]
+        self.verifier = verifier(options.verifier, options.verification_passes, family)
+        self.judge = judge(options.judge, family)
         self.rejections: Counter[str] = Counter()
         if not meta.get("long_tail"):
             raise ValueError("the index lists no long-tail entities (is the corpus empty?)")
@@ -130,9 +130,9 @@ class TaskMaker:
         return Made("rubric", prompt, check, metadata, rubric_solution(rubric))
 
 
-def _question_agent(options: SearchOptions, patterns: Any, generic: bool) -> Any:
+def _question_agent(options: SearchOptions, patterns: Any, generic: bool, family: Any) -> Any:
     if options.question_agent.kind == "model":
         from synth.search.model import ModelQuestionAgent
 
-        return ModelQuestionAgent(options.question_agent, patterns, generic)
+        return ModelQuestionAgent(options.question_agent, patterns, generic, family)
     return ScriptedQuestionAgent(patterns, generic)

@@ -140,10 +140,10 @@ class ScriptedJudge(Judge):
         return got / total, reasons
 
 
-def judge(spec: Any) -> Judge:
+def judge(spec: Any, family: Any = None) -> Judge:
     """The judge a spec describes."""
     if getattr(spec, "kind", "scripted") == "model":
         from synth.search.model import ModelJudge
 
-        return ModelJudge(spec)
+        return ModelJudge(spec, family)
     return ScriptedJudge()

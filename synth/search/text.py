@@ -19,7 +19,7 @@ SNIPPET_CHARS = 240
 
 def words(text: str) -> list[str]:
     """Lowercased words, as the index tokenizes them."""
-    return [w.lower() for w in _WORD.findall(text)]
+    return _WORD.findall(text.lower())
 
 
 def word_key(text: str) -> str:
@@ -71,15 +71,39 @@ def page_windows(text: str, size: int = PAGE_CHARS) -> list[str]:
     return pages
 
 
-def snippet(text: str, query: str, size: int = SNIPPET_CHARS) -> str:
-    """A window of `text` around the first word of `query` it contains (else its start)."""
-    wanted = {w for w in words(query) if w not in ("and", "or", "not")}
-    at = 0
-    if wanted:
-        for match in _WORD.finditer(text):
-            if match.group().lower() in wanted:
-                at = match.start()
+_SNIPPET_SKIP = frozenset(("and", "or", "not", "the", "of", "in", "a", "an", "to", "is"))
+_ASCII_PUNCTUATION = str.maketrans({c: " " for c in map(chr, range(128))
+                                    if not c.isalnum()})
+
+
+def query_words(query: str) -> tuple[str, ...]:
+    """The words of a query that a snippet should show (operators and short function words
+    left out, unless nothing else is left). Split at ASCII punctuation only: a cheap
+    approximation, good enough to place a snippet."""
+    found = set(query.lower().translate(_ASCII_PUNCTUATION).split())
+    kept = found - _SNIPPET_SKIP
+    return tuple(kept or found)
+
+
+def _first_word(text: str, wanted: tuple[str, ...]) -> int:
+    """Offset of the earliest whole-word occurrence of any of `wanted` in `text` (else 0)."""
+    lowered, best = text.lower(), -1
+    for word in wanted:
+        at = lowered.find(word, 0, best if best >= 0 else len(lowered))
+        while at >= 0 and (best < 0 or at < best):
+            before = lowered[at - 1] if at else " "
+            after = lowered[at + len(word)] if at + len(word) < len(lowered) else " "
+            if not (before.isalnum() or after.isalnum()):
+                best = at
                 break
+            at = lowered.find(word, at + 1)
+    return max(best, 0)
+
+
+def snippet(text: str, query: str | tuple[str, ...], size: int = SNIPPET_CHARS) -> str:
+    """A window of `text` around the first word of `query` it contains (else its start);
+    pass `query_words(query)` to reuse the words across hits."""
+    at = _first_word(text, query_words(query) if isinstance(query, str) else query)
     start = max(0, at - size // 4)
     if start:
         space = text.find(" ", start)
@@ -93,12 +117,16 @@ def snippet(text: str, query: str, size: int = SNIPPET_CHARS) -> str:
 
 
 def find_all(text: str, pattern: str, context: int = 80, limit: int = 20) -> list[tuple[int, str]]:
-    """Case-insensitive occurrences of `pattern`: (offset, surrounding text), at most `limit`."""
-    if not pattern:
+    """Occurrences of `pattern`, ignoring case and how whitespace is spaced or broken across
+    lines: (offset, surrounding text), at most `limit`."""
+    parts = pattern.split()
+    if not parts:
         return []
-    hay, needle = text.casefold(), pattern.casefold()
-    found, at = [], hay.find(needle)
-    while at >= 0 and len(found) < limit:
-        found.append((at, text[max(0, at - context): at + len(pattern) + context]))
-        at = hay.find(needle, at + max(1, len(needle)))
+    found = []
+    regex = r"\s+".join(re.escape(p) for p in parts)
+    for match in re.finditer(regex, text, re.IGNORECASE):
+        found.append((match.start(),
+                      text[max(0, match.start() - context): match.end() + context]))
+        if len(found) == limit:
+            break
     return found

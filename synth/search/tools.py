@@ -10,7 +10,7 @@ from typing import Any
 from synth.env.tools import ToolError
 from synth.search.backend import BackendError, SearchBackend
 from synth.search.corpus import Document
-from synth.search.text import find_all, page_windows, snippet
+from synth.search.text import find_all, page_windows, query_words, snippet
 
 MAX_TOP_K = 50
 MAX_MATCHES = 20
@@ -28,9 +28,10 @@ class SearchTools:
             results = self.backend.search([query], top_k)[0]
         except BackendError as exc:
             raise ToolError(str(exc)) from None
+        pattern = query_words(query)
         return {"query": query, "total": results.total,
                 "hits": [{"id": h.document.id, "title": h.document.title,
-                          "url": h.document.url, "snippet": snippet(h.document.text, query)}
+                          "url": h.document.url, "snippet": snippet(h.document.text, pattern)}
                          for h in results.hits]}
 
     def document(self, doc_id: str) -> Document:

@@ -139,10 +139,10 @@ def _uniqueness(question: Question, answers: list[dict[str, str]], complete: boo
     return "not_unique" if len(ids) > 1 else ""
 
 
-def verifier(spec: Any, passes: int) -> Verifier:
-    """The verifier a spec describes (scripted, or model-backed with scripted checks)."""
+def verifier(spec: Any, passes: int, family: Any = None) -> Verifier:
+    """The verifier a spec describes (scripted, or model-backed after the scripted checks)."""
     if getattr(spec, "kind", "scripted") == "model":
         from synth.search.model import ModelVerifier
 
-        return ModelVerifier(spec, passes)
+        return ModelVerifier(spec, passes, family)
     return ScriptedVerifier(passes)
