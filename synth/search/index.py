@@ -93,7 +93,9 @@ def build_index(documents: Iterable[Document], location: str,
 
             fs, path = pafs.FileSystem.from_uri(location)
             fs.create_dir(path, recursive=True)
-            pafs.copy_files(str(work / "tantivy"), f"{location.rstrip('/')}/tantivy")
+            pafs.copy_files(str(work / "tantivy"), f"{path.rstrip('/')}/tantivy",
+                            source_filesystem=pafs.LocalFileSystem(),
+                            destination_filesystem=fs)
             with fs.open_output_stream(f"{path}/{META}") as out:  # last: marks it complete
                 out.write(json.dumps(info).encode())
         else:
@@ -152,7 +154,9 @@ def local_copy(location: str, cache_dir: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target.parent))
     try:
-        pafs.copy_files(location.rstrip("/"), str(work))
+        fs, path = pafs.FileSystem.from_uri(location)
+        pafs.copy_files(path.rstrip("/"), str(work), source_filesystem=fs,
+                        destination_filesystem=pafs.LocalFileSystem())
         try:
             os.rename(work, target)
         except OSError:
