@@ -29,7 +29,8 @@ _docs = st.lists(st.builds(
     max_size=6, unique_by=lambda d: d.id)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=_docs, suffix=st.sampled_from([".jsonl", ".parquet"]))
 def test_documents_round_trip_through_both_formats(tmp_path, docs, suffix) -> None:
     path = str(tmp_path / f"corpus{suffix}")
@@ -128,7 +129,8 @@ def _dictd(tmp_path, entries: list[tuple[list[str], str]]) -> tuple[str, str]:
 def test_dictd_entries_aliases_and_cross_references(tmp_path) -> None:
     index, dz = _dictd(tmp_path, [
         (["Central Processing Unit", "CPU"], "<hardware> The part that runs {programs}.\n"
-         "   See {Arithmetic\n   and Logic Unit} and {FOLDOC (http://foldoc.org/)}.\n   (1999-02-01)"),
+         "   See {Arithmetic\n   and Logic Unit} and {FOLDOC (http://foldoc.org/)}.\n"
+         "   (1999-02-01)"),
         (["program"], "<programming> What a {CPU} runs; not {Nowhere}."),
         (["arithmetic and logic unit", "ALU"], "Adds numbers for the {cpu}."),
     ])

@@ -113,7 +113,8 @@ def test_http_backend_returns_what_the_embedded_engine_returns(index, server) ->
     assert HttpBackend(server.url).meta() == index.meta
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=st.text(max_size=40), top_k=st.integers(1, 50))
 def test_any_query_same_both_ways(index, server, query, top_k) -> None:
     embedded = SearchTools(EmbeddedBackend(index)).search(query, top_k)
