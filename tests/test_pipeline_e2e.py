@@ -64,7 +64,7 @@ def test_rows_reencode_and_masks_decode_to_completions(miniature, tokenizer) -> 
         trained = tokenizer.decode(i for i, m in zip(row["input_ids"], row["assistant_masks"],
                                                       strict=True) if m)
         # exactly what the model wrote in this row's user turn
-        users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        users = [i for i, m in enumerate(messages) if m["role"] in ("user", "developer")]
         completions = "".join(render_completion(m) for m in messages[users[-1] + 1:]
                               if m["role"] == "assistant")
         assert trained == completions

@@ -45,31 +45,6 @@ class ModelEndpoint(_Strict):
         return path.read_text(encoding="utf-8")
 
 
-class AnswerAgentSpec(_Strict):
-    """One answer agent. Scripted strategies: `lookup` (one search with the question text),
-    `shallow` (the answer's own phrases only), `solver` (the whole chain, within its budget)."""
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["scripted", "model"] = "scripted"
-    strategy: Literal["lookup", "shallow", "solver"] = "solver"
-    tool_budget: int = Field(4, ge=1, le=200)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    model: ModelEndpoint | None = None
-
-    @model_validator(mode="after")
-    def _model(self) -> AnswerAgentSpec:
-        if self.kind == "model" and self.model is None:
-            raise ValueError("a model answer agent needs 'model'")
-        return self
-
-
-DEFAULT_ANSWER_AGENTS = (
-    AnswerAgentSpec(name="lookup", strategy="lookup", tool_budget=1),
-    AnswerAgentSpec(name="shallow", strategy="shallow", tool_budget=2, temperature=0.5),
-    AnswerAgentSpec(name="solver-4", strategy="solver", tool_budget=4),
-)
-
-
 class AgentSpec(_Strict):
     """The question-construction or verification agent (or the rubric judge)."""
 
@@ -81,6 +56,24 @@ class AgentSpec(_Strict):
         if self.kind == "model" and self.model is None:
             raise ValueError("a model agent needs 'model'")
         return self
+
+
+class AnswerAgentSpec(AgentSpec):
+    """One answer agent. Scripted strategies: `lookup` (one search with the question text),
+    `shallow` (the answer's own keywords only), `solver` (the whole chain, within its
+    budget)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    strategy: Literal["lookup", "shallow", "solver"] = "solver"
+    tool_budget: int = Field(4, ge=1, le=200)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+
+
+DEFAULT_ANSWER_AGENTS = (
+    AnswerAgentSpec(name="lookup", strategy="lookup", tool_budget=1),
+    AnswerAgentSpec(name="shallow", strategy="shallow", tool_budget=2, temperature=0.5),
+    AnswerAgentSpec(name="solver-4", strategy="solver", tool_budget=4),
+)
 
 
 class SearchOptions(_Strict):

@@ -29,12 +29,21 @@ def _bad(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+async def _strings(request: web.Request, key: str) -> tuple[dict[str, Any], list[str]] | \
+        web.Response:
+    """The JSON body and its list of strings under `key`, or a 400 that says what is wrong."""
     try:
         body = await request.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):
         return _bad("body must be a JSON object")
-    return body if isinstance(body, dict) else _bad("body must be a JSON object")
+    values = body.get(key)
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return _bad(f"'{key}' must be a list of strings")
+    if len(values) > MAX_BATCH:
+        return _bad(f"at most {MAX_BATCH} {key} per request")
+    return body, values
 
 
 def make_app(index: SearchIndex) -> web.Application:
@@ -43,14 +52,10 @@ def make_app(index: SearchIndex) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
 
     async def retrieve(request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        if isinstance(body, web.Response):
-            return body
-        queries = body.get("queries")
-        if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
-            return _bad("'queries' must be a list of strings")
-        if len(queries) > MAX_BATCH:
-            return _bad(f"at most {MAX_BATCH} queries per request")
+        parsed = await _strings(request, "queries")
+        if isinstance(parsed, web.Response):
+            return parsed
+        body, queries = parsed
         top_k = body.get("topk", DEFAULT_TOP_K)
         if top_k is None:
             top_k = DEFAULT_TOP_K
@@ -65,15 +70,10 @@ def make_app(index: SearchIndex) -> web.Application:
         return web.json_response({"result": ranked, "total": [r.total for r in results]})
 
     async def documents(request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        if isinstance(body, web.Response):
-            return body
-        ids = body.get("ids")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            return _bad("'ids' must be a list of strings")
-        if len(ids) > MAX_BATCH:
-            return _bad(f"at most {MAX_BATCH} ids per request")
-        found = backend.documents(ids)
+        parsed = await _strings(request, "ids")
+        if isinstance(parsed, web.Response):
+            return parsed
+        found = backend.documents(parsed[1])
         return web.json_response(
             {"documents": [document_json(d) if d is not None else None for d in found]})
 
