@@ -18,7 +18,8 @@ runner = CliRunner()
 def test_help() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "inspect", "render", "envs", "bench", "serve-mock", "synthesize"):
+    for command in ("run", "inspect", "render", "envs", "bench", "serve-mock", "synthesize",
+                    "serve-search"):
         assert command in result.output
 
 
@@ -80,3 +81,14 @@ def test_bench_template_smoke_json() -> None:
     assert figures["ids_identical"] is True
     for key in ("tokens_per_s", "raw_tokens_per_s", "speedup_vs_raw", "samples_per_s"):
         assert figures[key] > 0
+
+
+def test_bench_search_smoke_json() -> None:
+    result = runner.invoke(app, ["bench", "search", "--smoke", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["index_build_docs_per_s"] > 0 and figures["construction"]["kept"] > 0
+    search = figures["search"]
+    assert search["raw_tantivy_ms_per_query"] > 0 and search["overhead_ratio"] > 0
+    assert set(figures["rollouts"]) == {"1", "16"}
+    assert all(r["calls_per_s"] > 0 for r in figures["rollouts"].values())
