@@ -76,13 +76,16 @@ _ASCII_PUNCTUATION = str.maketrans({c: " " for c in map(chr, range(128))
                                     if not c.isalnum()})
 
 
+SNIPPET_ANCHORS = 3
+
+
 def query_words(query: str) -> tuple[str, ...]:
-    """The words of a query that a snippet should show (operators and short function words
-    left out, unless nothing else is left). Split at ASCII punctuation only: a cheap
-    approximation, good enough to place a snippet."""
-    found = set(query.lower().translate(_ASCII_PUNCTUATION).split())
-    kept = found - _SNIPPET_SKIP
-    return tuple(kept or found)
+    """The few words of a query a snippet is placed on: its longest (the most specific),
+    operators and short function words left out unless nothing else is left. Split at ASCII
+    punctuation only: a cheap approximation, good enough to place a snippet."""
+    found = dict.fromkeys(query.lower().translate(_ASCII_PUNCTUATION).split())
+    kept = [w for w in found if w not in _SNIPPET_SKIP] or list(found)
+    return tuple(sorted(kept, key=len, reverse=True)[:SNIPPET_ANCHORS])
 
 
 def _first_word(text: str, wanted: tuple[str, ...]) -> int:
