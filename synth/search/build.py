@@ -66,9 +66,9 @@ def prepare_unit(options: SearchOptions, unit: PrepareUnit) -> str:
         with fs.open_output_stream(path) as out:  # one PUT: atomic on object stores
             out.write(text.encode())
     else:
-        from synth.search.corpus import _atomic
+        from synth.search.corpus import write_atomically
 
-        _atomic(target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_atomically(target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return target
 
 

@@ -170,16 +170,16 @@ def write_corpus(documents: Iterable[Document], target: str) -> str:
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pylist(rows, schema=SCHEMA)
-        _atomic(target, lambda path: pq.write_table(table, path))
+        write_atomically(target, lambda path: pq.write_table(table, path))
     elif target.endswith(".jsonl"):
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        _atomic(target, lambda path: Path(path).write_text(text, encoding="utf-8"))
+        write_atomically(target, lambda path: Path(path).write_text(text, encoding="utf-8"))
     else:
         raise CorpusError(f"{target}: write .parquet or .jsonl")
     return target
 
 
-def _atomic(target: str, write: Any) -> None:
+def write_atomically(target: str, write: Any) -> None:
     """Write to a temporary name beside `target`, then rename: never a partial file."""
     folder = os.path.dirname(os.path.abspath(target))
     os.makedirs(folder, exist_ok=True)
