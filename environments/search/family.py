@@ -22,8 +22,8 @@ from synth.search.tools import MAX_TOP_K
 from synth.seeding import derive_seed
 
 SYSTEM_PROMPT = (
-    "You are a research assistant with search tools over a private encyclopedia. Nothing in "
-    "it can be answered from memory: search, open pages and check every clue before you "
+    "You are a research assistant with search tools over a collection of pages. Answer from "
+    "what the pages say, not from memory: search, open pages and check every clue before you "
     "answer. Notes you add survive when earlier tool results are dropped from your context."
 )
 MAX_NOTES = 50

@@ -111,8 +111,9 @@ class ModelAnswerAgent(AnswerAgent):
 
 
 class ModelQuestionAgent(ScriptedQuestionAgent):
-    """The endpoint explores the entity and writes the chain as JSON; the solver then proves
-    it unique and within the reference budget exactly as for scripted questions."""
+    """The endpoint explores the entity and writes the chain as JSON; as for scripted
+    questions, the verifier then proves it unique and `generate` replays the reference
+    within the call budget."""
 
     def __init__(self, spec: Any, patterns: Any, generic: bool, family: Any = None) -> None:
         super().__init__(patterns, generic)
