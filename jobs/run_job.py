@@ -36,7 +36,7 @@ def main() -> int:
               "(the job's working directory is temporary)", file=sys.stderr)
         return 2
     result = run_job(config)
-    print(f"shards committed {result.committed}/{result.shards}, "
+    print(f"shards committed {result.committed}/{result.planned}, "
           f"samples {result.summary['tokens']['samples']}, wall {result.wall_s:.1f} s")
     return 1 if result.failed else 0
 

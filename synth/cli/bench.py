@@ -83,3 +83,11 @@ def e2e(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
     from synth.bench.e2e import bench_e2e
 
     _emit(bench_e2e(smoke=smoke), as_json, "end to end (miniature)")
+
+
+@bench_app.command("driver")
+def driver(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
+    """Driver CPU per work unit at 1k and 20k trivial units, and a simulated 100k resume."""
+    from synth.bench.driver import bench_driver
+
+    _emit(bench_driver(smoke=smoke), as_json, "driver cost per unit")

@@ -8,7 +8,7 @@ import pyarrow.dataset as ds
 from rich.console import Console
 from rich.text import Text
 
-from synth.pipeline.storage import Output
+from synth.infra.storage import Output
 from synth.tokenizer import load_tokenizer
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from synth.cli.bench import bench_app
 from synth.cli.envs import envs_app
+from synth.resources import config_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Agentic post-training data for DeepSeek-V3.2.")
@@ -21,7 +22,7 @@ app.add_typer(bench_app, name="bench")
 console = Console()
 err = Console(stderr=True)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "miniature.yaml"
+DEFAULT_CONFIG = config_path("miniature.yaml")
 
 
 def config_error(message: str) -> typer.Exit:
@@ -68,7 +69,7 @@ def run(
     if result.failed:
         err.print(f"[red]{len(result.failed)} shard(s) failed; rerun to retry them[/]")
         for record in result.failed[:5]:
-            err.print(f"  {record['shard_id']}: {record['error']}", highlight=False)
+            err.print(f"  {record['unit_id']}: {record['error']}", highlight=False)
         raise typer.Exit(code=1)
 
 

@@ -6,8 +6,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from synth.infra.units import JobResult
 from synth.pipeline.config import JobConfig
-from synth.pipeline.job import JobResult, run_job
+from synth.pipeline.job import run_job
 
 
 def run_with_progress(config: JobConfig, console: Console, quiet: bool = False) -> JobResult:
@@ -45,7 +46,7 @@ def print_summary(result: JobResult, console: Console) -> None:
                       str(c["passed"]), rate, str(c["samples"]))
     console.print(table)
     tokens = summary.get("tokens", {})
-    console.print(f"shards: {result.committed}/{result.shards} committed "
+    console.print(f"shards: {result.committed}/{result.planned} committed "
                   f"({result.skipped} already done before this run); "
                   f"samples: {tokens.get('samples', 0)}, tokens: {tokens.get('total', 0)}; "
                   f"wall time {result.wall_s:.1f} s", highlight=False)

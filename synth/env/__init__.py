@@ -12,10 +12,13 @@ from synth.env.family import (
     tool,
 )
 from synth.env.registry import (
+    FamilyOptionsError,
     family_names,
     get_family,
     register,
-    register_factory,
+    register_source,
+    resolve_family,
+    source_prefixes,
     unregister,
 )
 from synth.env.runtime import Environment
@@ -44,6 +47,7 @@ __all__ = [
     "EnvFamily",
     "Environment",
     "FamilyConfig",
+    "FamilyOptionsError",
     "Generated",
     "ReferenceTurn",
     "SolutionError",
@@ -65,7 +69,9 @@ __all__ = [
     "object_schema",
     "parse_task_id",
     "register",
-    "register_factory",
+    "register_source",
+    "resolve_family",
+    "source_prefixes",
     "tool",
     "unregister",
 ]

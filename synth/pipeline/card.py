@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
 from synth import __version__
+from synth.infra.config import redact_uri
 from synth.pipeline.config import JobConfig
 from synth.pipeline.plan import Shard
+from synth.pipeline.stats import COUNTS, ShardStats
 
 FRONT_MATTER = {
     "configs": [
@@ -27,17 +30,6 @@ FRONT_MATTER = {
     "tags": ["synthetic", "agentic", "tool-use", "deepseek-v3.2"],
     "task_categories": ["text-generation"],
 }
-
-
-def redact_uri(uri: str) -> str:
-    """The URI without credentials (user:secret@) and query parameters."""
-    if "://" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    rest = rest.split("?", 1)[0]
-    host, _, path = rest.partition("/")
-    host = host.rsplit("@", 1)[-1]
-    return f"{scheme}://{host}/{path}" if path else f"{scheme}://{host}"
 
 
 def public_config(config: JobConfig) -> dict[str, Any]:
@@ -55,35 +47,23 @@ def _percentile(values: list[int], q: float) -> int:
 
 
 def summarize(shards: list[Shard], committed: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Add up the shards' commit records."""
-    families: dict[str, Counter[str]] = {}
-    levels: dict[str, Counter[str]] = {}
-    finishes: Counter[str] = Counter()
-    discards: Counter[str] = Counter()
-    lengths: list[int] = []
-    total: Counter[str] = Counter()
+    """Add up the committed shards' statistics."""
+    total, families = ShardStats(), {}
     for shard in shards:
         record = committed.get(shard.shard_id)
         if record is None:
             continue
-        stats = record["stats"]
-        fam = families.setdefault(shard.family, Counter())
-        for key in ("tasks", "kept_tasks", "trajectories", "passed", "samples",
-                    "trained_tokens"):
-            fam[key] += stats[key]
-            total[key] += stats[key]
-        for level, (n, kept, trajs, passed) in stats["by_difficulty"].items():
-            levels.setdefault(level, Counter()).update(
-                {"tasks": n, "kept_tasks": kept, "trajectories": trajs, "passed": passed})
-        finishes.update(stats["finish_reasons"])
-        discards.update(stats["discarded"])
-        lengths.extend(stats["sample_tokens"])
+        stats = ShardStats.from_json(record["stats"])
+        families.setdefault(shard.family, ShardStats()).merge(stats)
+        total.merge(stats)
+    lengths = total.sample_tokens
     return {
-        "totals": dict(total),
-        "families": {k: dict(v) for k, v in sorted(families.items())},
-        "difficulties": {k: dict(v) for k, v in sorted(levels.items())},
-        "finish_reasons": dict(finishes.most_common()),
-        "discarded": dict(discards.most_common()),
+        "totals": {key: getattr(total, key) for key in COUNTS},
+        "families": {name: {key: getattr(s, key) for key in COUNTS}
+                     for name, s in sorted(families.items())},
+        "difficulties": {level: asdict(s) for level, s in sorted(total.by_difficulty.items())},
+        "finish_reasons": dict(Counter(total.finish_reasons).most_common()),
+        "discarded": dict(Counter(total.discarded).most_common()),
         "tokens": {"samples": len(lengths), "min": min(lengths, default=0),
                    "p50": _percentile(lengths, 0.5), "p90": _percentile(lengths, 0.9),
                    "max": max(lengths, default=0), "total": sum(lengths)},

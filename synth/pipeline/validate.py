@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from synth.env import EnvFamily, FamilyOptionsError
 from synth.pipeline.config import ConfigError, JobConfig
-from synth.pipeline.runtime import resolve_family
+from synth.pipeline.runtime import spec_family
 
 
-def check_families(config: JobConfig) -> None:
-    """Every family exists and its difficulty mix names only its levels."""
+def check_families(config: JobConfig) -> dict[str, EnvFamily]:
+    """Every family exists, accepts its options, and its difficulty mix names only its levels.
+    Returns the families by name."""
+    families = {}
     for position, spec in enumerate(config.families):
         try:
-            family = resolve_family(spec.name)
+            family = spec_family(spec)
+        except FamilyOptionsError as exc:
+            raise ConfigError("; ".join(
+                f"families.{position}.options{'.' + where if where else ''}: {message}"
+                for where, message in exc.errors)) from None
         except (KeyError, FileNotFoundError, ValueError) as exc:
             message = exc.args[0] if exc.args else str(exc)
             raise ConfigError(f"families.{position}.name: {message}") from None
@@ -18,3 +25,5 @@ def check_families(config: JobConfig) -> None:
             spec.weights(family.levels)
         except ConfigError as exc:
             raise ConfigError(f"families.{position}.difficulties: {exc}") from None
+        families[spec.name] = family
+    return families

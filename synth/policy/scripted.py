@@ -90,7 +90,7 @@ class ScriptedModel(Policy):
         self.resolver = resolver or registry_resolver()
         self._known: dict[str, tuple[EnvFamily, Task]] = {}
 
-    def remember(self, family: EnvFamily, tasks: list[Task]) -> None:
+    def prepare(self, family: EnvFamily, tasks: list[Task]) -> None:
         """Tasks the caller already generated, so they need not be regenerated from ids."""
         self._known.update((t.task_id, (family, t)) for t in tasks)
 
