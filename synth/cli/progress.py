@@ -11,10 +11,26 @@ from synth.pipeline.config import JobConfig
 from synth.pipeline.job import run_job
 
 
-def run_with_progress(config: JobConfig, console: Console, quiet: bool = False) -> JobResult:
+def interrupted(config: JobConfig | None) -> str:
+    """What Ctrl-C leaves: how many shards are committed, and how to resume. Ray goes down
+    with the driver, so no worker outlives it."""
+    import ray
+
+    ray.shutdown()
+    if config is None:
+        return "interrupted before the job started"
+    from synth.infra.storage import Output
+
+    done = len(Output(config.output).committed_ids())
+    return (f"interrupted: {done} shard(s) committed at {config.output}; rerunning the same "
+            "command resumes from there")
+
+
+def run_with_progress(config: JobConfig, console: Console, quiet: bool = False,
+                      overwrite: bool = False) -> JobResult:
     """Run the job with a progress bar, then print where the data went and what it holds."""
     if quiet:
-        result = run_job(config)
+        result = run_job(config, overwrite=overwrite)
     else:
         columns = (TextColumn("[bold]shards"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
@@ -30,7 +46,8 @@ def run_with_progress(config: JobConfig, console: Console, quiet: bool = False) 
             def start(total: int) -> None:
                 bar.update(job, total=total, detail="")
 
-            result = run_job(config, on_progress=update, on_start=start)
+            result = run_job(config, on_progress=update, on_start=start,
+                             overwrite=overwrite)
     print_summary(result, console)
     return result
 

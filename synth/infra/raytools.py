@@ -19,6 +19,9 @@ class RaySpec(StrictModel):
     max_pending: int | None = Field(
         None, ge=1, description="units submitted at once; default: twice what the cluster's "
                                 "CPUs can run (backpressure keeps the driver's cost flat)")
+    stall_timeout_s: float = Field(
+        600.0, gt=0, description="stop when no unit has finished for this long while none is "
+                                 "running (e.g. workers that cannot start)")
 
 
 def init_ray(spec: RaySpec) -> None:
@@ -33,6 +36,13 @@ def init_ray(spec: RaySpec) -> None:
     else:  # "local": a fresh embedded instance, never a cluster found on this machine
         ray.init(address="local", num_cpus=spec.num_cpus, include_dashboard=False,
                  log_to_driver=False)
+
+
+def cpus_in_use() -> float:
+    """CPUs the cluster's running tasks and actors hold right now."""
+    import ray
+
+    return cluster_cpus() - float(ray.available_resources().get("CPU", 0.0))
 
 
 def cluster_cpus() -> float:

@@ -27,11 +27,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synth.infra.raytools import RaySpec, cluster_cpus, init_ray
+from synth.infra.raytools import RaySpec, cluster_cpus, cpus_in_use, init_ray
 from synth.infra.storage import Output
 
 INDEX = "_index/units.parquet"
 INDEX_SCHEMA = pa.schema([("unit_id", pa.string()), ("record", pa.string())])
+
+
+class StalledError(RuntimeError):
+    """No unit finished for `stall_timeout_s` while none was running."""
 
 
 class UnitIncomplete(Exception):
@@ -189,6 +193,7 @@ def run_units(output: Output, units: Sequence[Any], unit_id: Callable[[Any], str
     in_flight: dict[Any, str] = {}
     failed: list[dict[str, Any]] = []
     peak, new_commits, last_report = 0, 0, 0.0
+    last_finish = time.perf_counter()
     while todo or in_flight:
         while todo and len(in_flight) < limit:
             unit = todo.popleft()
@@ -217,6 +222,14 @@ def run_units(output: Output, units: Sequence[Any], unit_id: Callable[[Any], str
                 on_unit(result)
         progress.in_flight = len(in_flight)
         now = time.perf_counter()
+        if ready:
+            last_finish = now
+        elif now - last_finish > spec.stall_timeout_s and cpus_in_use() < spec.cpus_per_shard:
+            raise StalledError(
+                f"no work unit finished in {spec.stall_timeout_s:.0f} s and none is running "
+                f"({len(in_flight)} waiting for a worker): the cluster cannot start them "
+                f"(is ray.cpus_per_shard={spec.cpus_per_shard} more than a node has? see the "
+                "Ray logs); committed units are kept, rerun to resume")
         if on_progress is not None and now - last_report >= progress_interval_s:
             on_progress(progress)
             last_report = now

@@ -118,11 +118,13 @@ def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
 
 
 def write_card(output: Any, config: JobConfig, shards: list[Shard],
-               committed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+               committed: dict[str, dict[str, Any]],
+               fingerprint: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write manifest.json and README.md; return the summary."""
     summary = summarize(shards, committed)
     manifest = {
         "synth_version": __version__,
+        "fingerprint": fingerprint,
         "config": public_config(config),
         "complete": len(committed) == len(shards),
         "shards": [{"shard_id": s.shard_id, "family": s.family,

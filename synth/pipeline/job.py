@@ -15,9 +15,10 @@ from synth.infra.storage import Output
 from synth.infra.units import JobResult, RunProgress, run_units
 from synth.pipeline.card import write_card
 from synth.pipeline.config import JobConfig
+from synth.pipeline.guard import claim_output
 from synth.pipeline.plan import plan_shards
 from synth.pipeline.shard import ShardContext, run_shard
-from synth.pipeline.validate import check_families
+from synth.pipeline.validate import check_job
 
 
 class ProgressCounter:
@@ -38,16 +39,20 @@ ProgressHook = Callable[[dict[str, int], int], None]
 
 
 def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
-            on_start: Callable[[int], None] | None = None) -> JobResult:
-    """Run every uncommitted shard of the job on Ray and write the manifest and card."""
+            on_start: Callable[[int], None] | None = None, *,
+            overwrite: bool = False) -> JobResult:
+    """Run every uncommitted shard of the job on Ray and write the manifest and card.
+    ConfigError (before Ray starts): a bad config, or an output that is unwritable or holds
+    another config's data (`overwrite` clears the job's files first)."""
     import ray
 
     from synth.infra.raytools import init_ray
 
     started = time.perf_counter()
-    families = check_families(config)
+    families = check_job(config)
     shards = plan_shards(config, {name: f.levels for name, f in families.items()})
     output = Output(config.output)
+    fingerprint = claim_output(config, output, overwrite)
     init_ray(config.ray)
     counter = ray.remote(num_cpus=0)(ProgressCounter).remote()
     if on_start is not None:
@@ -61,7 +66,7 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
                        ShardContext(config, counter), config.ray, on_progress=tick)
     planned = {s.shard_id for s in shards}
     records = {k: v for k, v in report.records.items() if k in planned}
-    summary = write_card(output, config, shards, records)
+    summary = write_card(output, config, shards, records, fingerprint)
     output.clean_tmp()  # the card is written through the scratch folder too
     return JobResult(output=config.output, planned=len(shards), skipped=report.skipped,
                      committed=len(records), failed=report.failed, summary=summary,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from synth.env import EnvFamily, FamilyOptionsError
 from synth.pipeline.config import ConfigError, JobConfig
 from synth.pipeline.runtime import spec_family
@@ -27,3 +29,17 @@ def check_families(config: JobConfig) -> dict[str, EnvFamily]:
             raise ConfigError(f"families.{position}.difficulties: {exc}") from None
         families[spec.name] = family
     return families
+
+
+def check_policy(config: JobConfig) -> None:
+    """What the policy needs from this machine is there (a missing key fails now, not inside
+    every shard)."""
+    name = getattr(config.policy, "api_key_env", None)
+    if name and not os.environ.get(name):
+        raise ConfigError(f"policy.api_key_env: the environment variable {name} is not set")
+
+
+def check_job(config: JobConfig) -> dict[str, EnvFamily]:
+    """Every check that can fail before any work starts; returns the families by name."""
+    check_policy(config)
+    return check_families(config)
