@@ -182,3 +182,22 @@ def test_cli_reports_skips_and_rejects_bad_configs(synthesized, tmp_path) -> Non
     bad = tmp_path / "bad.yaml"
     bad.write_text("output: x\ncategories: []\n")
     assert runner.invoke(app, ["synthesize", str(bad)]).exit_code == 2
+
+
+def test_card_labels_synthesized_families_and_counts_environments(rolled_out, caplog) -> None:
+    config, result, out = rolled_out
+    envs = result.summary["environments"]
+    assert envs and sum(e["tasks"] for e in envs.values()) == 12
+    assert "library_loans-000" in envs and all(e.rsplit("-", 1)[1].isdigit() for e in envs)
+    card = (out / "README.md").read_text()
+    assert "## Per model-written environment" in card
+    assert "| synthesized:out |" in card and "| synthesized:env-library_loans-000 |" in card
+    from synth.pipeline.validate import check_families
+
+    family = check_families(config)[config.families[1].name]
+    assert family.distinct_tasks < config.families[1].tasks
+    with caplog.at_level("WARNING", logger="synth.job"):
+        check_families(config)
+    assert "distinct task(s)" in caplog.text and "families.1" in caplog.text
+    logs = sorted((out / "_logs").glob("run-*.log"))
+    assert logs and "start: 2 shard(s) planned" in logs[-1].read_text()

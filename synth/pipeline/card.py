@@ -32,6 +32,15 @@ FRONT_MATTER = {
 }
 
 
+def family_label(ref: str) -> str:
+    """A short name for the card: `synthesized:s3://b/envs-v1` reads `synthesized:envs-v1`."""
+    prefix, sep, spec = ref.partition(":")
+    if not sep:
+        return ref
+    tail = spec.rstrip("/").rsplit("/", 1)[-1].removesuffix(".parquet")
+    return f"{prefix}:{tail or spec}"
+
+
 def public_config(config: JobConfig) -> dict[str, Any]:
     """The config as written into the card and manifest (no secrets)."""
     data = config.model_dump(mode="json")
@@ -64,6 +73,8 @@ def summarize(shards: list[Shard], committed: dict[str, dict[str, Any]]) -> dict
         "difficulties": {level: asdict(s) for level, s in sorted(total.by_difficulty.items())},
         "finish_reasons": dict(Counter(total.finish_reasons).most_common()),
         "discarded": dict(Counter(total.discarded).most_common()),
+        "warnings": dict(Counter(total.warnings).most_common()),
+        "environments": {env: asdict(s) for env, s in sorted(total.by_environment.items())},
         "tokens": {"samples": len(lengths), "min": min(lengths, default=0),
                    "p50": _percentile(lengths, 0.5), "p90": _percentile(lengths, 0.9),
                    "max": max(lengths, default=0), "total": sum(lengths)},
@@ -96,7 +107,8 @@ def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
               "| family | tasks | kept | trajectories | passed | pass rate | samples |",
               "|---|---|---|---|---|---|---|"]
     for name, c in summary["families"].items():
-        lines.append(f"| {name} | {c['tasks']} | {c['kept_tasks']} | {c['trajectories']} | "
+        lines.append(f"| {family_label(name)} | {c['tasks']} | {c['kept_tasks']} | "
+                     f"{c['trajectories']} | "
                      f"{c['passed']} | {_rate(c['passed'], c['trajectories'])} | "
                      f"{c['samples']} |")
     lines += ["", "## Per difficulty", "",
@@ -104,11 +116,21 @@ def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
     for level, c in summary["difficulties"].items():
         lines.append(f"| {level} | {c['tasks']} | {c['kept_tasks']} | {c['trajectories']} | "
                      f"{_rate(c['passed'], c['trajectories'])} |")
+    if summary.get("environments"):
+        lines += ["", "## Per model-written environment", "",
+                  "| environment | tasks | kept | trajectories | pass rate |",
+                  "|---|---|---|---|---|"]
+        for env, c in summary["environments"].items():
+            lines.append(f"| {env} | {c['tasks']} | {c['kept_tasks']} | {c['trajectories']} | "
+                         f"{_rate(c['passed'], c['trajectories'])} |")
     tok = summary["tokens"]
     lines += ["", "## Sample lengths (tokens)", "",
               f"min {tok['min']}, median {tok['p50']}, p90 {tok['p90']}, max {tok['max']}, "
               f"total {tok['total']}", "", "## How trajectories ended", ""]
     lines += [f"- {reason}: {n}" for reason, n in summary["finish_reasons"].items()]
+    if summary.get("warnings"):
+        lines += ["", "## Warnings logged by the workers", ""]
+        lines += [f"- {message} (x{n})" for message, n in summary["warnings"].items()]
     if summary["discarded"]:
         lines += ["", "## Generation discards (never emitted)", ""]
         lines += [f"- {reason}: {n}" for reason, n in summary["discarded"].items()]

@@ -17,6 +17,7 @@ from synth.pipeline.card import write_card
 from synth.pipeline.config import JobConfig
 from synth.pipeline.guard import claim_output
 from synth.pipeline.plan import plan_shards
+from synth.pipeline.runlog import RunLog
 from synth.pipeline.shard import ShardContext, run_shard
 from synth.pipeline.validate import check_job
 
@@ -62,12 +63,15 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
         if on_progress is not None:
             on_progress(ray.get(counter.snapshot.remote()), progress.finished)
 
+    log = RunLog(config, len(shards))
     report = run_units(output, shards, lambda s: s.shard_id, run_shard,
-                       ShardContext(config, counter), config.ray, on_progress=tick)
+                       ShardContext(config, counter), config.ray, on_progress=tick,
+                       on_unit=log.unit_finished)
     planned = {s.shard_id for s in shards}
     records = {k: v for k, v in report.records.items() if k in planned}
     summary = write_card(output, config, shards, records, fingerprint)
-    output.clean_tmp()  # the card is written through the scratch folder too
+    log.finish(output, report.skipped, len(records), report.failed, summary)
+    output.clean_tmp()  # the card and log are written through the scratch folder too
     return JobResult(output=config.output, planned=len(shards), skipped=report.skipped,
                      committed=len(records), failed=report.failed, summary=summary,
                      wall_s=time.perf_counter() - started)

@@ -8,7 +8,9 @@ tables atomically and commits the shard.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +50,9 @@ async def _run(context: ShardContext, shard: Shard) -> UnitOutput:
         per_task = await roll_out(tasks, family, policy, user, config, tokenizer, report)
     finally:
         await policy.close()
-    scored, levels = score_and_filter(tasks, per_task, config)
+    scored = score_and_filter(tasks, per_task, config)
     rows, task_rows = to_rows(scored, config, tokenizer)
-    stats = shard_stats(scored, levels, discards, rows)
+    stats = shard_stats(scored, discards, rows)
     stats.wall_s = time.perf_counter() - started
     if progress is not None:
         progress.add.remote(shards=1, samples=stats.samples)
@@ -60,6 +62,30 @@ async def _run(context: ShardContext, shard: Shard) -> UnitOutput:
         stats={"family": shard.family, **stats.to_json()})
 
 
+class WarningCounter(logging.Handler):
+    """Counts the warnings synth logs while a shard runs, so they reach the driver's log."""
+
+    MAX_DISTINCT = 20
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = f"{record.name}: {record.getMessage()}"[:300]
+        if message in self.counts or len(self.counts) < self.MAX_DISTINCT:
+            self.counts[message] += 1
+        else:
+            self.counts["(other warnings)"] += 1
+
+
 def run_shard(context: ShardContext, shard: Shard) -> UnitOutput:
     """Run one shard in memory and return its tables and statistics."""
-    return asyncio.run(_run(context, shard))
+    counter, logger = WarningCounter(), logging.getLogger("synth")
+    logger.addHandler(counter)
+    try:
+        produced = asyncio.run(_run(context, shard))
+    finally:
+        logger.removeHandler(counter)
+    produced.stats["warnings"] = dict(counter.counts)
+    return produced

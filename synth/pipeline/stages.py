@@ -93,17 +93,14 @@ async def roll_out(tasks: Sequence[Task], family: EnvFamily, policy: Policy,
 
 
 def score_and_filter(tasks: Sequence[Task], per_task: Sequence[list[Trajectory]],
-                     config: JobConfig) -> tuple[list[ScoredTask], dict[str, LevelStats]]:
-    """Pass rates, the pass@k filter, and statistics per difficulty level."""
-    scored, levels = [], {}
+                     config: JobConfig) -> list[ScoredTask]:
+    """Pass rates and the pass@k filter."""
+    scored = []
     for task, trajectories in zip(tasks, per_task, strict=True):
         n_passed = sum(t.passed for t in trajectories)
-        kept = config.filter.keeps(n_passed / config.k)
-        scored.append(ScoredTask(task, trajectories, n_passed, kept))
-        levels.setdefault(str(task.difficulty), LevelStats()).add(
-            LevelStats(tasks=1, kept_tasks=int(kept), trajectories=len(trajectories),
-                       passed=n_passed))
-    return scored, levels
+        scored.append(ScoredTask(task, trajectories, n_passed,
+                                 config.filter.keeps(n_passed / config.k)))
+    return scored
 
 
 def to_rows(scored: Sequence[ScoredTask], config: JobConfig,
@@ -121,14 +118,22 @@ def to_rows(scored: Sequence[ScoredTask], config: JobConfig,
     return rows, task_rows
 
 
-def shard_stats(scored: Sequence[ScoredTask], levels: dict[str, LevelStats],
-                discards: Counter[str], rows: Sequence[dict]) -> ShardStats:
+def shard_stats(scored: Sequence[ScoredTask], discards: Counter[str],
+                rows: Sequence[dict]) -> ShardStats:
     """What the shard's commit record keeps for the dataset card."""
     finishes = Counter(t.finish_reason for s in scored for t in s.trajectories)
+    levels: dict[str, LevelStats] = {}
+    environments: dict[str, LevelStats] = {}
+    for s in scored:
+        counts = LevelStats(tasks=1, kept_tasks=int(s.kept), trajectories=len(s.trajectories),
+                            passed=s.n_passed)
+        levels.setdefault(str(s.task.difficulty), LevelStats()).add(counts)
+        if "environment" in s.task.metadata:
+            environments.setdefault(str(s.task.metadata["environment"]), LevelStats()).add(counts)
     return ShardStats(
         tasks=len(scored), kept_tasks=sum(s.kept for s in scored),
         trajectories=sum(len(s.trajectories) for s in scored),
         passed=sum(s.n_passed for s in scored), samples=len(rows),
         trained_tokens=sum(r["n_trained_tokens"] for r in rows),
         discarded=dict(discards), finish_reasons=dict(finishes), by_difficulty=levels,
-        sample_tokens=[len(r["input_ids"]) for r in rows])
+        by_environment=environments, sample_tokens=[len(r["input_ids"]) for r in rows])

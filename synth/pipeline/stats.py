@@ -41,7 +41,11 @@ class ShardStats:
     discarded: dict[str, int] = field(default_factory=dict)
     finish_reasons: dict[str, int] = field(default_factory=dict)
     by_difficulty: dict[str, LevelStats] = field(default_factory=dict)
+    #: model-written families: counts per environment (from the task's metadata)
+    by_environment: dict[str, LevelStats] = field(default_factory=dict)
     sample_tokens: list[int] = field(default_factory=list)
+    #: warnings logged while the shard ran (e.g. a request that failed after its retries)
+    warnings: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
 
     def merge(self, other: ShardStats) -> ShardStats:
@@ -50,8 +54,11 @@ class ShardStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.discarded = dict(Counter(self.discarded) + Counter(other.discarded))
         self.finish_reasons = dict(Counter(self.finish_reasons) + Counter(other.finish_reasons))
-        for level, stats in other.by_difficulty.items():
-            self.by_difficulty.setdefault(level, LevelStats()).add(stats)
+        self.warnings = dict(Counter(self.warnings) + Counter(other.warnings))
+        for mine, theirs in ((self.by_difficulty, other.by_difficulty),
+                             (self.by_environment, other.by_environment)):
+            for key, stats in theirs.items():
+                mine.setdefault(key, LevelStats()).add(stats)
         self.sample_tokens.extend(other.sample_tokens)
         self.wall_s += other.wall_s
         return self
@@ -63,6 +70,6 @@ class ShardStats:
     def from_json(cls, data: dict[str, Any]) -> ShardStats:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["by_difficulty"] = {
-            level: LevelStats(**stats) for level, stats in data.get("by_difficulty", {}).items()}
+        for name in ("by_difficulty", "by_environment"):
+            values[name] = {key: LevelStats(**stats) for key, stats in data.get(name, {}).items()}
         return cls(**values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from synth.env import EnvFamily, FamilyOptionsError
@@ -27,6 +28,11 @@ def check_families(config: JobConfig) -> dict[str, EnvFamily]:
             spec.weights(family.levels)
         except ConfigError as exc:
             raise ConfigError(f"families.{position}.difficulties: {exc}") from None
+        distinct = getattr(family, "distinct_tasks", None)
+        if distinct is not None and spec.tasks > distinct:
+            logging.getLogger("synth.job").warning(
+                "families.%d: %d tasks asked of %s, which has %d distinct task(s); the others "
+                "repeat them", position, spec.tasks, spec.name, distinct)
         families[spec.name] = family
     return families
 

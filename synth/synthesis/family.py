@@ -96,6 +96,7 @@ class SynthesizedFamily(EnvFamily):
         self.specs = {(s.env_id, s.level): s for s in levels}
         self.environments = sorted({s.env_id for s in levels})
         self.levels = tuple(sorted({s.level for s in levels}))
+        self.distinct_tasks = len(self.specs)  # one task per accepted level of an environment
         self.description = description or (
             f"{len(self.environments)} model-written environment(s), {len(levels)} task(s)")
         self.runner = CodeRunner(limits)
