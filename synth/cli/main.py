@@ -53,6 +53,8 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     overwrite: Annotated[bool, typer.Option(help="delete the output's earlier job files "
                                                  "first (needed to change the config)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="no progress; print the manifest as "
+                                                         "one JSON object at the end")] = False,
 ) -> None:
     """Generate tasks, roll out, verify, filter by pass@k and write the dataset."""
     from synth.cli.progress import interrupted, run_with_progress
@@ -76,12 +78,18 @@ def run(
         from synth.pipeline.validate import check_job
 
         check_job(job)
-        result = run_with_progress(job, console, quiet=quiet, overwrite=overwrite)
+        result = run_with_progress(job, console, quiet=quiet or as_json, overwrite=overwrite,
+                                   summary=not as_json)
     except ConfigError as exc:
         raise config_error(str(exc)) from None
     except KeyboardInterrupt:
         err.print(interrupted(job if "job" in locals() else None), highlight=False)
         raise typer.Exit(code=130) from None
+    if as_json:
+        from synth.infra.storage import Output
+
+        sys.stdout.write(json.dumps(json.loads(Output(job.output).read_text("manifest.json")
+                                               or "{}"), sort_keys=True) + "\n")
     if result.failed:
         err.print(f"[red]{len(result.failed)} shard(s) failed; rerunning the same command "
                   "completes them[/]", highlight=False)

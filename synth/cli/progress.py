@@ -27,7 +27,7 @@ def interrupted(config: JobConfig | None) -> str:
 
 
 def run_with_progress(config: JobConfig, console: Console, quiet: bool = False,
-                      overwrite: bool = False) -> JobResult:
+                      overwrite: bool = False, summary: bool = True) -> JobResult:
     """Run the job with a progress bar, then print where the data went and what it holds."""
     if quiet:
         result = run_job(config, overwrite=overwrite)
@@ -48,7 +48,8 @@ def run_with_progress(config: JobConfig, console: Console, quiet: bool = False,
 
             result = run_job(config, on_progress=update, on_start=start,
                              overwrite=overwrite)
-    print_summary(result, console)
+    if summary:
+        print_summary(result, console)
     return result
 
 
