@@ -83,3 +83,13 @@ def e2e(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
     from synth.bench.e2e import bench_e2e
 
     _emit(bench_e2e(smoke=smoke), as_json, "end to end (miniature)")
+
+
+@bench_app.command("report")
+def report(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+           samples: Annotated[int, typer.Option(help="samples in the synthetic output")] = 100_000
+           ) -> None:
+    """`synth report` on a synthetic output: wall time and peak RSS (target < 30 s, < 1 GiB)."""
+    from synth.bench.report import bench_report
+
+    _emit(bench_report(n_samples=samples, smoke=smoke), as_json, "dataset report")

@@ -13,11 +13,15 @@ from rich.console import Console
 
 from synth.cli.bench import bench_app
 from synth.cli.envs import envs_app
+from synth.cli.report import report
+from synth.cli.version import root_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Agentic post-training data for DeepSeek-V3.2.")
 app.add_typer(envs_app, name="envs")
 app.add_typer(bench_app, name="bench")
+app.command()(report)
+app.callback()(root_options)
 console = Console()
 err = Console(stderr=True)
 

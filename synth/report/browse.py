@@ -25,7 +25,7 @@ from synth.report.conversation import (
     token_runs,
     tool_schemas,
 )
-from synth.report.source import DatasetSource
+from synth.report.source import SAMPLES, DatasetSource
 from synth.seeding import derive_seed
 
 INDEX_COLUMNS = ["trajectory_id", "family", "passed", "finish_reason"]
@@ -70,38 +70,62 @@ class TrajectoryView:
     samples: list[SampleView] = field(default_factory=list)
 
 
+def trajectory_locations(source: DatasetSource) -> pa.Table:
+    """Per sample row: trajectory id, family, outcome, finish reason and the file holding it
+    (small columns only)."""
+    tables = []
+    for number, path in enumerate(source.files(SAMPLES)):
+        table = source.read_columns(path, INDEX_COLUMNS)
+        tables.append(table.append_column("file", pa.array([number] * table.num_rows,
+                                                           pa.int32())))
+    return pa.concat_tables(tables) if tables else pa.table(
+        {n: pa.array([], pa.string()) for n in [*INDEX_COLUMNS, "file"]})
+
+
 def choose_trajectories(index: pa.Table, per_family: int, seed: int) -> list[str]:
     """Up to `per_family` trajectory ids per family, drawn with a seed derived from (seed,
-    family) and spread round-robin over (passed, finish reason) groups."""
-    groups: dict[str, dict[tuple[bool, str], list[str]]] = defaultdict(lambda: defaultdict(list))
-    for trajectory_id, family, passed, finish in zip(
-            *(index.column(n).to_pylist() for n in INDEX_COLUMNS), strict=True):
-        groups[family][(bool(passed), finish or "")].append(trajectory_id)
+    family) and spread round-robin over (passed, finish reason) groups. A draw prefers a
+    trajectory in a file already drawn from, so the rows come from few files."""
+    groups: dict[str, dict[tuple[bool, str], set[str]]] = defaultdict(lambda: defaultdict(set))
+    file_of: dict[str, int] = {}
+    for trajectory_id, family, passed, finish, number in zip(
+            *(index.column(n).to_pylist() for n in [*INDEX_COLUMNS, "file"]), strict=True):
+        groups[family][(bool(passed), finish or "")].add(trajectory_id)
+        file_of[trajectory_id] = number
     chosen: list[str] = []
     for family in sorted(groups):
         rng = random.Random(derive_seed(seed, "report", family))
         queues = []
         for key in sorted(groups[family]):
-            ids = sorted(set(groups[family][key]))
+            ids = sorted(groups[family][key])
             rng.shuffle(ids)
             queues.append(ids)
+        opened: set[int] = set()
         taken = 0
         while taken < per_family and any(queues):
             for queue in queues:
                 if queue and taken < per_family:
-                    chosen.append(queue.pop())
+                    near = next((i for i in range(len(queue) - 1, -1, -1)
+                                 if file_of[queue[i]] in opened), len(queue) - 1)
+                    trajectory_id = queue.pop(near)
+                    opened.add(file_of[trajectory_id])
+                    chosen.append(trajectory_id)
                     taken += 1
     return chosen
 
 
-def read_chosen_rows(source: DatasetSource, chosen: list[str]) -> list[dict[str, Any]]:
+def read_chosen_rows(source: DatasetSource, chosen: list[str],
+                     index: pa.Table) -> list[dict[str, Any]]:
     """The sample rows of the chosen trajectories, reading only the files that hold them."""
     wanted = set(chosen)
-    files = source.files_holding(wanted)
+    paths = source.files(SAMPLES)
+    numbers = sorted({number for trajectory_id, number in zip(
+        index.column("trajectory_id").to_pylist(), index.column("file").to_pylist(),
+        strict=True) if trajectory_id in wanted})
     keep = ds.field("trajectory_id").isin(pa.array(sorted(wanted), pa.string()))
     rows: list[dict[str, Any]] = []
-    for path in files:
-        rows.extend(source.read_rows(path, ROW_COLUMNS, keep).to_pylist())
+    for number in numbers:
+        rows.extend(source.read_rows(paths[number], ROW_COLUMNS, keep).to_pylist())
     return rows
 
 

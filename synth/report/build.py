@@ -9,10 +9,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from synth.report.browse import (
-    INDEX_COLUMNS,
     TrajectoryView,
     choose_trajectories,
     read_chosen_rows,
+    trajectory_locations,
     trajectory_views,
 )
 from synth.report.config import ReportConfig
@@ -54,9 +54,9 @@ def browse(source: DatasetSource, stats: dict[str, Any],
     """The sampled trajectories' views and a note when the tokenizer differs."""
     tokenizer = load_tokenizer(config.tokenizer)
     seed = config.seed if config.seed is not None else int(stats.get("job_seed") or 0)
-    chosen = choose_trajectories(source.columns(SAMPLES, INDEX_COLUMNS), config.per_family,
-                                 seed)
-    rows = read_chosen_rows(source, chosen)
+    index = trajectory_locations(source)
+    chosen = choose_trajectories(index, config.per_family, seed)
+    rows = read_chosen_rows(source, chosen, index)
     views = trajectory_views(rows, chosen, tokenizer.decode,
                              context_shown=config.context_tokens_shown)
     return views, _tokenizer_note(source, tokenizer.sha256)

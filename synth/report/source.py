@@ -55,12 +55,10 @@ class DatasetSource:
                              format="parquet")
         return dataset.to_table(columns=present, filter=filter)
 
-    def files_holding(self, ids: set[str]) -> list[str]:
-        """The sample files that hold rows of these trajectories (one column read each)."""
-        return [path for path in self.files(SAMPLES)
-                if not ids.isdisjoint(pq.read_table(path, columns=["trajectory_id"],
-                                                    filesystem=self.output.fs)
-                                      .column("trajectory_id").to_pylist())]
+    def read_columns(self, path: str, names: list[str]) -> pa.Table:
+        """The named columns (those that exist) of one sample file."""
+        present = [n for n in names if self.has_column(SAMPLES, n)]
+        return pq.read_table(path, columns=present, filesystem=self.output.fs)
 
     def read_rows(self, path: str, names: list[str], keep: ds.Expression) -> pa.Table:
         """Rows of one file that match `keep`, only the named columns that exist."""
