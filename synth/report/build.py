@@ -87,7 +87,12 @@ def build_report(uri: str, output: str | None = None,
     stats = compute_stats(source, bins=config.histogram_bins)
     views, note = browse(source, stats, config)
     html = render_report(stats, views, inline_plots(stats), note=note)
-    target = output or source.output.path("report.html")
-    if "://" in uri and not uri.startswith("file://") and output is None:
-        target = f"{uri.rstrip('/')}/report.html"
-    return write_file(target, html.encode("utf-8"))
+    return write_file(output or default_target(uri), html.encode("utf-8"))
+
+
+def default_target(uri: str) -> str:
+    """`report.html` inside the dataset folder (a URI keeps its query parameters)."""
+    if "://" in uri and not uri.startswith("file://"):
+        base, mark, query = uri.partition("?")
+        return f"{base.rstrip('/')}/report.html{mark}{query}"
+    return DatasetSource(uri).output.path("report.html")

@@ -25,7 +25,7 @@ SAMPLE_COLUMNS = ["trajectory_id", "task_id", "family", "difficulty", "turn", "p
 TASK_COLUMNS = ["task_id", "family", "difficulty", "k", "n_passed", "kept"]
 TRAJECTORY_KEYS = ["trajectory_id", "task_id", "family", "difficulty", "passed",
                    "finish_reason"]
-SYNTHESIZED_MARK = '"source": "synthesized"'
+SYNTHESIZED = "synthesized"
 
 
 def nearest_rank(ordered: np.ndarray, q: float) -> int:
@@ -104,15 +104,18 @@ def environment_rows(source: DatasetSource) -> list[dict[str, Any]]:
     """Per synthesized environment: tasks, kept, rollouts, pass rate (empty otherwise)."""
     if not source.has_column(TASKS, "metadata"):
         return []
-    marked = pc.match_substring(pc.field("metadata"), SYNTHESIZED_MARK)
+    marked = pc.match_substring(pc.field("metadata"), SYNTHESIZED)
     table = source.columns(TASKS, ["family", "metadata", "kept", "k", "n_passed"],
                            filter=marked)
     groups: dict[tuple[str, str], Counter[str]] = {}
     for row in table.to_pylist():
         try:
-            environment = str(json.loads(row["metadata"]).get("environment", "?"))
-        except (json.JSONDecodeError, AttributeError):
-            environment = "?"
+            metadata = json.loads(row["metadata"])
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(metadata, dict) or metadata.get("source") != SYNTHESIZED:
+            continue
+        environment = str(metadata.get("environment", "?"))
         group = groups.setdefault((row["family"], environment), Counter())
         group.update(tasks=1, kept_tasks=int(bool(row["kept"])), rollouts=row["k"],
                      passed_rollouts=row["n_passed"])
