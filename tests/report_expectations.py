@@ -104,6 +104,16 @@ def expected_stats(folder: Path) -> dict[str, Any]:
     }
 
 
+def synthetic_output(tmp_path_factory: Any, samples: int, *, seed: int,
+                     per_file: int) -> Path:
+    """Real scripted rollouts (with failures and verdict reasons) replicated into files."""
+    from synth.bench.report_data import write_synthetic_output
+
+    folder = tmp_path_factory.mktemp("report-data") / "out"
+    write_synthetic_output(folder, samples, seed=seed, samples_per_file=per_file)
+    return folder
+
+
 def _rewrite(path: Path, table: pa.Table) -> None:
     temp = path.with_suffix(".tmp")
     pq.write_table(table, temp)

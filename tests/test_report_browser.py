@@ -14,9 +14,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import small_job
-from report_expectations import add_future_columns, expected_stats, read_rows, trajectories
+from report_expectations import (
+    add_future_columns,
+    expected_stats,
+    read_rows,
+    synthetic_output,
+    trajectories,
+)
 
-from synth.bench.report_data import write_synthetic_output
 from synth.pipeline.config import parse_config
 from synth.pipeline.job import run_job
 from synth.report import ReportConfig, build_report
@@ -53,9 +58,7 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("browser-data") / "out"
-    write_synthetic_output(folder, 500, seed=9, samples_per_file=100)
-    return folder
+    return synthetic_output(tmp_path_factory, 500, seed=9, per_file=100)
 
 
 def _open(browser, html: str | Path) -> None:

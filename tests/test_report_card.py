@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from report_expectations import expected_stats
+from report_expectations import expected_stats, synthetic_output
 
-from synth.bench.report_data import write_synthetic_output
 from synth.report import (
     STAND_IN_NOTICE,
     DatasetSource,
@@ -28,9 +27,7 @@ from synth.report.plots import PLOTS
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("card-data") / "out"
-    write_synthetic_output(folder, 300, seed=2, samples_per_file=100)
-    return folder
+    return synthetic_output(tmp_path_factory, 300, seed=2, per_file=100)
 
 
 def _fenced(text: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import small_job
@@ -14,22 +15,19 @@ from report_expectations import (
     histogram_counts,
     nearest_rank,
     read_rows,
+    synthetic_output,
     trajectories,
 )
 
-from synth.bench.report_data import write_synthetic_output
 from synth.pipeline.config import parse_config
 from synth.pipeline.job import run_job
-from synth.report import DatasetSource, ReportConfig, compute_stats
+from synth.report import DatasetSource, ReportConfig, build_report, compute_stats
 from synth.report.browse import choose_trajectories, trajectory_locations
 
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    """Real rollouts (with failures and verdict reasons) replicated into 8 files."""
-    folder = tmp_path_factory.mktemp("report-stats") / "out"
-    write_synthetic_output(folder, 1200, seed=5, samples_per_file=150)
-    return folder
+    return synthetic_output(tmp_path_factory, 1200, seed=5, per_file=150)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +67,9 @@ def assert_stats_match(stats, folder) -> None:
                         ("trained_tokens_per_sample", expected["trained"])):
         summary = stats[key]
         assert summary["count"] == len(values) and summary["total"] == sum(values)
+        if not values:
+            assert summary["counts"] == []
+            continue
         assert (summary["min"], summary["max"]) == (min(values), max(values))
         assert summary["p50"] == nearest_rank(values, 0.5)
         assert summary["p90"] == nearest_rank(values, 0.9)
@@ -127,6 +128,17 @@ def test_the_sample_is_seeded_bounded_and_covers_every_outcome(synthetic) -> Non
     wide = choose_trajectories(index, per_family=len(groups), seed=3)
     assert {(per_trajectory[i]["family"], per_trajectory[i]["passed"],
              per_trajectory[i]["finish_reason"]) for i in wide} == groups
+
+
+def test_a_dataset_without_training_rows_still_reports(synthetic, tmp_path) -> None:
+    folder = tmp_path / "out"
+    shutil.copytree(synthetic, folder)
+    shutil.rmtree(folder / "data")  # every task rejected: only the task table
+    stats = compute_stats(DatasetSource(str(folder)))
+    assert_stats_match(stats, folder)
+    assert stats["counts"]["samples"] == 0 and stats["counts"]["tasks"] > 0
+    html = build_report(str(folder), str(tmp_path / "report.html"))
+    assert Path(html).stat().st_size > 10_000
 
 
 def test_a_bad_option_names_its_field() -> None:

@@ -49,7 +49,7 @@ def _tokenizer_note(source: DatasetSource, sha256: str) -> str | None:
             f"tokenized with {', '.join(o[:12] for o in others)}: pass --tokenizer")
 
 
-def browse(source: DatasetSource, stats: dict[str, Any],
+def browsed_trajectories(source: DatasetSource, stats: dict[str, Any],
            config: ReportConfig) -> tuple[list[TrajectoryView], str | None]:
     """The sampled trajectories' views and a note when the tokenizer differs."""
     tokenizer = load_tokenizer(config.tokenizer)
@@ -85,7 +85,7 @@ def build_report(uri: str, output: str | None = None,
         raise ValueError(f"{uri}: no Parquet files under {SAMPLES}/ or {TASKS}/; "
                          "is this a synth output?")
     stats = compute_stats(source, bins=config.histogram_bins)
-    views, note = browse(source, stats, config)
+    views, note = browsed_trajectories(source, stats, config)
     html = render_report(stats, views, inline_plots(stats), note=note)
     return write_file(output or default_target(uri), html.encode("utf-8"))
 

@@ -43,14 +43,15 @@ class DatasetSource:
     def has_column(self, folder: str, name: str) -> bool:
         return name in self.schema(folder).names
 
-    def columns(self, folder: str, names: list[str], *,
-                filter: ds.Expression | None = None) -> pa.Table:
-        """The named columns that exist (others skipped), from every file of the table."""
-        present = [n for n in names if self.has_column(folder, n)]
+    def columns(self, folder: str, names: list[str], *, filter: ds.Expression | None = None,
+                empty: pa.Schema | None = None) -> pa.Table:
+        """The named columns that exist (others skipped), from every file of the table; a
+        table without files gives no rows, typed by `empty`."""
         files = self.files(folder)
         if not files:
-            return pa.table({n: pa.array([], self.schema(folder).field(n).type)
-                             for n in present})
+            fields = [f for f in (empty or pa.schema([])) if f.name in names]
+            return pa.schema(fields).empty_table()
+        present = [n for n in names if self.has_column(folder, n)]
         dataset = ds.dataset(files, schema=self.schema(folder), filesystem=self.output.fs,
                              format="parquet")
         return dataset.to_table(columns=present, filter=filter)

@@ -19,10 +19,17 @@ from synth import __version__
 from synth.pipeline.card import redact_uri
 from synth.report.source import SAMPLES, TASKS, DatasetSource
 
-SAMPLE_COLUMNS = ["trajectory_id", "task_id", "family", "difficulty", "turn", "passed",
-                  "reward", "finish_reason", "n_turns", "n_tool_calls", "n_tokens",
-                  "n_trained_tokens", "model", "context_resets"]
-TASK_COLUMNS = ["task_id", "family", "difficulty", "k", "n_passed", "kept"]
+SAMPLE_TYPES = pa.schema([
+    ("trajectory_id", pa.string()), ("task_id", pa.string()), ("family", pa.string()),
+    ("difficulty", pa.int32()), ("turn", pa.int32()), ("passed", pa.bool_()),
+    ("reward", pa.float64()), ("finish_reason", pa.string()), ("n_turns", pa.int32()),
+    ("n_tool_calls", pa.int32()), ("n_tokens", pa.int32()), ("n_trained_tokens", pa.int32()),
+    ("model", pa.string())])
+TASK_TYPES = pa.schema([
+    ("task_id", pa.string()), ("family", pa.string()), ("difficulty", pa.int32()),
+    ("k", pa.int32()), ("n_passed", pa.int32()), ("kept", pa.bool_())])
+SAMPLE_COLUMNS = [*SAMPLE_TYPES.names, "context_resets"]
+TASK_COLUMNS = TASK_TYPES.names
 TRAJECTORY_KEYS = ["trajectory_id", "task_id", "family", "difficulty", "passed",
                    "finish_reason"]
 SYNTHESIZED = "synthesized"
@@ -172,8 +179,8 @@ def _stand_in(manifest: dict[str, Any] | None, models: list[str]) -> bool:
 
 def compute_stats(source: DatasetSource, *, bins: int = 30) -> dict[str, Any]:
     """Every statistic the report shows, from column reads only."""
-    samples = source.columns(SAMPLES, SAMPLE_COLUMNS)
-    tasks = source.columns(TASKS, TASK_COLUMNS)
+    samples = source.columns(SAMPLES, SAMPLE_COLUMNS, empty=SAMPLE_TYPES)
+    tasks = source.columns(TASKS, TASK_COLUMNS, empty=TASK_TYPES)
     trajectories = trajectory_table(samples)
     manifest = source.manifest()
     summary = (manifest or {}).get("summary") or {}
