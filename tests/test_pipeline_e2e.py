@@ -154,3 +154,24 @@ def test_uncommitted_shard_files_are_rewritten_not_duplicated(ray_session, tmp_p
     assert result.skipped == 1 and result.committed == 2
     assert read_table(Output(str(out)), "data").equals(reference)
     assert not list(Path(out / "_tmp").glob("*"))
+
+
+def test_card_has_license_plots_example_and_the_stand_in_notice(miniature, tmp_path) -> None:
+    _config, result, out = miniature
+    card = (out / "README.md").read_text()
+    front = card.split("---")[1]
+    assert "license: mit" in front
+    body = card.split("---", 2)[2]
+    title, first_paragraph = [p for p in body.split("\n\n") if p.strip()][:2]
+    assert title.startswith("# ")
+    assert "not for training" in first_paragraph and "stand-in" in first_paragraph
+    links = [line for line in body.splitlines() if line.startswith("![")]
+    assert links
+    for link in links:
+        path = out / link.split("(", 1)[1].rstrip(")")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
+    assert "## An example row" in body and '"input_ids"' in body
+    assert "## Difficulty mix" in body
+    failed = datasets.load_dataset(str(out), "failed", cache_dir=str(tmp_path / "hf"))["train"]
+    assert len(failed) == result.summary["totals"]["failed_samples"] > 0
+    assert not any(failed["passed"]) and all(failed["verdict_reason"])

@@ -91,3 +91,13 @@ def driver(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
     from synth.bench.driver import bench_driver
 
     _emit(bench_driver(smoke=smoke), as_json, "driver cost per unit")
+
+
+@bench_app.command("report")
+def report(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+           samples: Annotated[int, typer.Option(help="samples in the synthetic output")] = 100_000
+           ) -> None:
+    """`synth report` on a synthetic output: wall time and peak RSS (target < 30 s, < 1 GiB)."""
+    from synth.bench.report import bench_report
+
+    _emit(bench_report(n_samples=samples, smoke=smoke), as_json, "dataset report")

@@ -13,12 +13,15 @@ from rich.console import Console
 
 from synth.cli.bench import bench_app
 from synth.cli.envs import envs_app
+from synth.cli.report import report
+from synth.cli.version import print_version
 from synth.resources import config_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Agentic post-training data for DeepSeek-V3.2.")
 app.add_typer(envs_app, name="envs")
 app.add_typer(bench_app, name="bench")
+app.command()(report)
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line (never wrapped)
 
@@ -30,8 +33,11 @@ class _State:
 
 
 @app.callback()
-def root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")]
-         = False) -> None:
+def root(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
     """Agentic post-training data for DeepSeek-V3.2."""
     _State.debug = debug
 

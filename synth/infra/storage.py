@@ -71,9 +71,13 @@ class Output:
 
     def write_text(self, relative: str, text: str) -> None:
         """Write a text file that appears whole or not at all."""
+        self.write_bytes(relative, text.encode("utf-8"))
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write a binary file (a plot) that appears whole or not at all."""
         def put(p: str) -> None:
             with self.fs.open_output_stream(p) as stream:
-                stream.write(text.encode("utf-8"))
+                stream.write(data)
         self._write(relative, put)
 
     def read_text(self, relative: str) -> str | None:

@@ -8,6 +8,7 @@ per-family and per-difficulty pass rates, token-length statistics and the config
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -19,6 +20,10 @@ from synth.infra.config import redact_uri
 from synth.pipeline.config import JobConfig
 from synth.pipeline.plan import Shard
 from synth.pipeline.stats import COUNTS, ShardStats
+from synth.policy.specs import ScriptedPolicySpec
+
+PLOTS = "plots"
+log = logging.getLogger("synth.job")
 
 FRONT_MATTER = {
     "configs": [
@@ -26,6 +31,8 @@ FRONT_MATTER = {
          "data_files": [{"split": "train", "path": "data/train-*.parquet"}]},
         {"config_name": "tasks",
          "data_files": [{"split": "train", "path": "tasks/tasks-*.parquet"}]},
+        {"config_name": "failed",
+         "data_files": [{"split": "train", "path": "failed/failed-*.parquet"}]},
     ],
     "tags": ["synthetic", "agentic", "tool-use", "deepseek-v3.2"],
     "task_categories": ["text-generation"],
@@ -86,22 +93,29 @@ def _rate(passed: int, total: int) -> str:
     return f"{passed / total:.3f}" if total else "-"
 
 
-def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
-    """The README.md text."""
-    lines = ["---", yaml.safe_dump(FRONT_MATTER, sort_keys=False).rstrip(), "---", "",
-             "# Agentic tool-use trajectories for DeepSeek-V3.2", "",
-             f"Made by `synth` {__version__}: procedurally generated tool-use environments, "
-             "thinking-with-tools rollouts, verified outcomes, tasks kept by pass@k "
-             f"(k = {config.k}, keep {config.filter.min_exclusive} < pass rate <= "
-             f"{config.filter.max_inclusive}).", "",
-             "Load with `datasets.load_dataset(PATH)` (training samples, split `train`) or "
-             "`datasets.load_dataset(PATH, 'tasks')` (every task with its pass rate and "
-             "verifier spec). `messages` and `tools` are JSON text: "
-             "`encode_messages(json.loads(row['messages']), thinking_mode='thinking', "
-             "drop_thinking=True)` renders exactly `input_ids`.", "",
-             "## Counts", ""]
+def render_card(config: JobConfig, summary: dict[str, Any],
+                extras: dict[str, str] | None = None) -> str:
+    """The README.md text. `extras` are the parts computed from the data (`card_extras`)."""
+    extras = extras or {}
+    front = {"license": config.license, **FRONT_MATTER}
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", "",
+             "# Agentic tool-use trajectories for DeepSeek-V3.2", ""]
+    if extras.get("notice"):
+        lines += [f"**{extras['notice']}**", ""]
+    lines += [f"Made by `synth` {__version__}: procedurally generated tool-use environments, "
+              "thinking-with-tools rollouts, verified outcomes, tasks kept by pass@k "
+              f"(k = {config.k}, keep {config.filter.min_exclusive} < pass rate <= "
+              f"{config.filter.max_inclusive}). License: {config.license}.", "",
+              "Load with `datasets.load_dataset(PATH)` (training samples, split `train`), "
+              "`datasets.load_dataset(PATH, 'tasks')` (every task with its pass rate and "
+              "verifier spec) or `datasets.load_dataset(PATH, 'failed')` (trajectories that "
+              "failed, with the verifier's reason; for analysis, not for training). "
+              "`messages` and `tools` are JSON text: "
+              "`encode_messages(json.loads(row['messages']), thinking_mode='thinking', "
+              "drop_thinking=True)` renders exactly `input_ids`.", "",
+              "## Counts", ""]
     totals = summary["totals"]
-    for key in ("tasks", "kept_tasks", "trajectories", "passed", "samples", "trained_tokens"):
+    for key in COUNTS:
         lines.append(f"- {key.replace('_', ' ')}: {totals.get(key, 0)}")
     lines += ["", "## Per family", "",
               "| family | tasks | kept | trajectories | passed | pass rate | samples |",
@@ -134,6 +148,12 @@ def render_card(config: JobConfig, summary: dict[str, Any]) -> str:
     if summary["discarded"]:
         lines += ["", "## Generation discards (never emitted)", ""]
         lines += [f"- {reason}: {n}" for reason, n in summary["discarded"].items()]
+    if extras.get("difficulty_mix"):
+        lines += ["", "## Difficulty mix (tasks drawn per level)", "", extras["difficulty_mix"]]
+    if extras.get("plots"):
+        lines += ["", "## Plots", "", extras["plots"]]
+    if extras.get("example"):
+        lines += ["", "## An example row", "", extras["example"]]
     lines += ["", "## Config", "", "```yaml",
               yaml.safe_dump(public_config(config), sort_keys=False).rstrip(), "```", ""]
     return "\n".join(lines)
@@ -155,5 +175,29 @@ def write_card(output: Any, config: JobConfig, shards: list[Shard],
         "summary": summary,
     }
     output.write_text("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
-    output.write_text("README.md", render_card(config, summary))
+    output.write_text("README.md", render_card(config, summary, card_extras(output, config)))
     return summary
+
+
+def card_extras(output: Any, config: JobConfig) -> dict[str, str]:
+    """Plots (PNG files under plots/), the difficulty mix, an example row and, for data made
+    by the scripted stand-in, the notice that it is test data. Computed from column reads of
+    the written tables; a failure here costs the card its pictures, never the job."""
+    from synth.report.build import STAND_IN_NOTICE
+
+    notice = STAND_IN_NOTICE if isinstance(config.policy, ScriptedPolicySpec) else ""
+    try:
+        from synth.report import DatasetSource, compute_stats
+        from synth.report.card_content import card_sections, read_example_row
+        from synth.report.plots import plot_pngs
+
+        source = DatasetSource(output.uri)
+        stats = compute_stats(source)
+        pngs = plot_pngs(stats)
+        for name, data in pngs:
+            output.write_bytes(f"{PLOTS}/{name}", data)
+        parts = card_sections(stats, read_example_row(source), [n for n, _ in pngs], PLOTS)
+    except Exception as exc:  # the data is written; only the card's pictures are lost
+        log.warning("card: no plots or example row (%s: %s)", type(exc).__name__, exc)
+        parts = {}
+    return {**parts, "notice": notice}

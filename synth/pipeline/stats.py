@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-COUNTS = ("tasks", "kept_tasks", "trajectories", "passed", "samples", "trained_tokens")
+COUNTS = ("tasks", "kept_tasks", "trajectories", "passed", "samples", "trained_tokens",
+          "failed_samples")
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ShardStats:
     passed: int = 0
     samples: int = 0
     trained_tokens: int = 0
+    failed_samples: int = 0
     discarded: dict[str, int] = field(default_factory=dict)
     finish_reasons: dict[str, int] = field(default_factory=dict)
     by_difficulty: dict[str, LevelStats] = field(default_factory=dict)
