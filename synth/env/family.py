@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from synth.env.outcome import changed_field_edits, copy_state, first_difference, shape_edits
+from synth.env.outcome import copy_state, first_difference, outcome_edits
 from synth.env.task import ReferenceTurn, Task, Verdict, make_task_id
 from synth.env.tools import Tool, ToolCall, execute_call, object_schema
 
@@ -253,9 +253,9 @@ class EnvFamily:
         before, after = self.outcome(task, task.initial_state), task.check[EXPECTED]
         if before == after:
             return []
-        edits = [*changed_field_edits(before, after), *shape_edits(before, after)]
         return [self.missing_write(task, answer),
-                *(Corruption(kind, value, answer, projected=True) for kind, value in edits)]
+                *(Corruption(kind, value, answer, projected=True)
+                  for kind, value in outcome_edits(before, after))]
 
     def wrong_outcomes(
         self, task: Task, state: Any, answer: str, rng: random.Random

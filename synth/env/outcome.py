@@ -97,9 +97,9 @@ def changed_leaves(before: Any, after: Any, path: Path = ()) -> list[Path]:
 def _bump_text(text: str) -> str:
     for i in range(len(text) - 1, -1, -1):
         ch = text[i]
-        if ch.isdigit():
+        if ch.isdigit() and ch.isascii():
             return text[:i] + str((int(ch) + 1) % 10) + text[i + 1:]
-        if ch.isalpha():
+        if ch.isalpha() and len(ch.lower()) == 1:
             new = "a" if ch.lower() == "z" else chr(ord(ch.lower()) + 1)
             return text[:i] + (new.upper() if ch.isupper() else new) + text[i + 1:]
     return text + "x"
@@ -143,31 +143,34 @@ def set_path(value: Any, path: Path, new: Any) -> None:
 def changed_field_edits(before: Any, after: Any) -> list[tuple[str, Any]]:
     """`after` with the first field that differs from `before` perturbed ("wrong_field"), and
     with the last one perturbed ("other_field", another way when it is the same field)."""
-    leaves = [p for p in changed_leaves(before, after) if p]
+    return _edits(after, [p for p in changed_leaves(before, after) if p], shapes=False)
+
+
+def outcome_edits(before: Any, after: Any) -> list[tuple[str, Any]]:
+    """The field edits above, then `after` without the first field that differs
+    ("dropped_field") and with the outermost list item holding a changed field duplicated
+    ("duplicated_item")."""
+    return _edits(after, [p for p in changed_leaves(before, after) if p], shapes=True)
+
+
+def _edits(after: Any, leaves: list[Path], shapes: bool) -> list[tuple[str, Any]]:
     if not leaves:
         return []
     first, last = leaves[0], leaves[-1]
-    wrong, other = copy_state(after), copy_state(after)
+    frozen = pickle.dumps(after, pickle.HIGHEST_PROTOCOL)
+    wrong, other, dropped = (pickle.loads(frozen) for _ in range(3))
     set_path(wrong, first, perturb(get_path(after, first)))
     set_path(other, last, perturb(get_path(after, last), second=first == last))
-    return [("wrong_field", wrong), ("other_field", other)]
-
-
-def shape_edits(before: Any, after: Any) -> list[tuple[str, Any]]:
-    """`after` without the first field that differs from `before` ("dropped_field"), and with
-    an item of the first list that differs duplicated ("duplicated_item")."""
-    leaves = [p for p in changed_leaves(before, after) if p]
-    out: list[tuple[str, Any]] = []
-    if not leaves:
+    out = [("wrong_field", wrong), ("other_field", other)]
+    if not shapes:
         return out
-    dropped = copy_state(after)
-    del get_path(dropped, leaves[0][:-1])[leaves[0][-1]]
+    del get_path(dropped, first[:-1])[first[-1]]
     out.append(("dropped_field", dropped))
     for leaf in leaves:
-        cut = next((n for n in range(len(leaf), 0, -1) if isinstance(leaf[n - 1], int)
+        cut = next((n for n in range(1, len(leaf) + 1) if isinstance(leaf[n - 1], int)
                     and isinstance(get_path(after, leaf[:n - 1]), list)), None)
         if cut is not None:
-            doubled = copy_state(after)
+            doubled = pickle.loads(frozen)
             items = get_path(doubled, leaf[:cut - 1])
             items.insert(leaf[cut - 1], copy_state(items[leaf[cut - 1]]))
             out.append(("duplicated_item", doubled))
