@@ -206,7 +206,8 @@ def test_a_family_without_enough_wrong_outcomes_is_discarded() -> None:
 
 def test_options_are_validated_and_name_the_field() -> None:
     assert CounterFamily().options == CounterOptions()
-    assert CounterFamily(CounterOptions(start=3)).options.start == 3
+    chosen = CounterOptions(start=3)
+    assert CounterFamily(chosen).options is chosen and hash(chosen) == hash(CounterOptions(start=3))
     assert CounterFamily({"target": "b"}).generate(1, 1).task.check["counter"] == "b"
     with pytest.raises(ValueError, match="start"):
         CounterFamily({"start": -1})

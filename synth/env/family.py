@@ -193,9 +193,12 @@ class EnvFamily:
         cls.compares_outcome = cls.outcome is not EnvFamily.outcome
 
     def __init__(self, options: FamilyOptions | dict[str, Any] | None = None) -> None:
-        if isinstance(options, FamilyOptions):
-            options = options.model_dump()
-        self.options = self.Options.model_validate(options or {})
+        if isinstance(options, self.Options):
+            self.options = options
+        else:  # a dict, or another family's options: validated field by field
+            if isinstance(options, FamilyOptions):
+                options = options.model_dump()
+            self.options = self.Options.model_validate(options or {})
         self.tools: dict[str, Tool] = {
             name: Tool(name, desc, schema, getattr(self, name), writes)
             for name, (desc, schema, writes) in self._tool_specs.items()
