@@ -15,12 +15,12 @@ from synth.env import (
     resolve_family,
     source_prefixes,
 )
-from synth.env.family import FamilyConfig
+from synth.env.family import FamilyOptions
 from synth.pipeline.config import ConfigError, parse_config
 from synth.pipeline.validate import check_families
 
 
-class SizedOptions(FamilyConfig):
+class SizedOptions(FamilyOptions):
     size: int = Field(3, ge=1)
 
 
@@ -29,7 +29,7 @@ class SizedFamily(EnvFamily):
 
     name = "test_sized"
     description = "test family with options"
-    Config = SizedOptions
+    Options = SizedOptions
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +45,10 @@ def isolated_registry(monkeypatch):
 def test_options_are_validated_and_families_cached_per_options() -> None:
     default = resolve_family("test_sized")
     assert default is resolve_family("test_sized", {}) is resolve_family("test_sized", None)
-    assert default.config.size == 3
+    assert default.options.size == 3
     big = resolve_family("test_sized", {"size": 9})
     assert big is resolve_family("test_sized", {"size": 9}) and big is not default
-    assert big.config.size == 9
+    assert big.options.size == 9
     with pytest.raises(FamilyOptionsError) as caught:
         resolve_family("test_sized", {"size": 0})
     assert caught.value.errors[0][0] == "size"
@@ -62,7 +62,7 @@ def test_bad_options_name_the_field_in_the_job_config() -> None:
         check_families(config)
     good = parse_config({"output": "/tmp/x", "families": [
         {"name": "test_sized", "tasks": 1, "options": {"size": 5}}]})
-    assert check_families(good)["test_sized"].config.size == 5
+    assert check_families(good)["test_sized"].options.size == 5
 
 
 def test_sources_resolve_prefixed_references() -> None:
@@ -76,7 +76,7 @@ def test_sources_resolve_prefixed_references() -> None:
     register_source("test_src", source)
     assert "test_src" in source_prefixes() and "synthesized" in source_prefixes()
     first = resolve_family("test_src:abcd")
-    assert first.config.size == 4 and resolve_family("test_src:abcd") is first
+    assert first.options.size == 4 and resolve_family("test_src:abcd") is first
     assert made == ["abcd"]
     with pytest.raises(KeyError, match=r"sources: .*synthesized:"):
         resolve_family("nosuch:thing")

@@ -1,16 +1,20 @@
 """The environment contract: tools, tasks, families, the registry and the live runtime."""
 
 from synth.env.family import (
+    EXPECTED,
+    MIN_CORRUPTIONS,
     Corruption,
     Draft,
     EnvFamily,
-    FamilyConfig,
+    FamilyOptions,
     Generated,
     SolutionError,
     Toolbox,
-    copy_state,
     tool,
+    validation_failure,
 )
+from synth.env.money import cents_in, dollars, money, numbers_in
+from synth.env.outcome import copy_state, first_difference
 from synth.env.registry import (
     FamilyOptionsError,
     family_names,
@@ -42,11 +46,13 @@ from synth.env.tools import (
 )
 
 __all__ = [
+    "EXPECTED",
+    "MIN_CORRUPTIONS",
     "Corruption",
     "Draft",
     "EnvFamily",
     "Environment",
-    "FamilyConfig",
+    "FamilyOptions",
     "FamilyOptionsError",
     "Generated",
     "ReferenceTurn",
@@ -60,12 +66,17 @@ __all__ = [
     "Verdict",
     "canonical_hash",
     "canonical_json",
+    "cents_in",
     "copy_state",
+    "dollars",
     "execute_call",
     "family_names",
+    "first_difference",
     "get_family",
     "lookup",
     "make_task_id",
+    "money",
+    "numbers_in",
     "object_schema",
     "parse_task_id",
     "register",
@@ -74,4 +85,5 @@ __all__ = [
     "source_prefixes",
     "tool",
     "unregister",
+    "validation_failure",
 ]
