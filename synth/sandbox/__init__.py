@@ -7,6 +7,9 @@ host. The return value travels over a private pipe, not stdout. Without bwrap th
 sandbox falls back to rlimits only, loudly (log warning, ``isolation == "none"``) or
 raises ``SandboxUnavailable`` when isolation is required (``SYNTH_SANDBOX_REQUIRED``).
 ``run`` blocks; asyncio callers use ``arun``.
+
+``SandboxedCommand`` runs any program (bash, pytest, a kernel) the same way, over mounts the
+caller chooses; its ``argv()`` confines identically when another program starts it.
 """
 
 from synth.sandbox.models import (
@@ -17,15 +20,19 @@ from synth.sandbox.models import (
     SandboxResult,
     SandboxUnavailable,
 )
+from synth.sandbox.process import CommandResult, Mount, SandboxedCommand
 from synth.sandbox.runner import Sandbox, isolation_required
 
 __all__ = [
+    "CommandResult",
     "Isolation",
     "Limit",
+    "Mount",
     "Sandbox",
     "SandboxError",
     "SandboxLimits",
     "SandboxResult",
     "SandboxUnavailable",
+    "SandboxedCommand",
     "isolation_required",
 ]
