@@ -12,13 +12,16 @@ import os
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from synth.sandbox import (
     Sandbox,
     SandboxLimits,
+    SandboxResult,
     SandboxUnavailable,
     isolation_required,
 )
@@ -41,17 +44,29 @@ def sb() -> Sandbox:
         pytest.skip(f"bubblewrap sandbox unavailable ({exc}); set SYNTH_SANDBOX_REQUIRED=1 to fail")
 
 
-def _sandbox_procs() -> list[str]:
-    """Host processes still running the launcher (bwrap and everything inside carry it)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+def run_watched(sb: Sandbox, code: str,
+                limits: SandboxLimits) -> tuple[SandboxResult, list[psutil.Process]]:
+    """Run while recording every process of this test's own tree (other sandboxes on the
+    machine are not ours), for a check that none outlives the run."""
+    seen: dict[int, psutil.Process] = {}
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(sb.run, code, limits=limits)
+        while not future.done():
+            for proc in psutil.Process().children(recursive=True):
+                seen.setdefault(proc.pid, proc)
+            time.sleep(0.02)
+    return future.result(), list(seen.values())
+
+
+def still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for proc in procs:
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"Trusted launcher that runs *inside* the sandbox" in cmdline:
-            found.append(pid)
-    return found
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
 
 
 # --- normal behaviour ---------------------------------------------------------------
@@ -221,25 +236,22 @@ def test_host_environment_is_not_visible(sb: Sandbox, monkeypatch: pytest.Monkey
 
 
 def test_no_network(sb: Sandbox) -> None:
+    """Loopback only: a host listener stays unreachable, only `lo` exists, no resolver."""
     server = socket.create_server(("127.0.0.1", 0))
     server.setblocking(False)  # a completed handshake would sit in the backlog
     port = server.getsockname()[1]
     code = """
-import socket
+import os, socket
 def main(port):
-    out = {}
-    for host in ("127.0.0.1", "1.1.1.1"):
-        try:
-            socket.create_connection((host, port if host == "127.0.0.1" else 53), timeout=2)
-            out[host] = "connected"
-        except OSError as exc:
-            out[host] = type(exc).__name__
     try:
-        socket.getaddrinfo("example.com", 80)
-        out["dns"] = "resolved"
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+        reached = "connected"
     except OSError as exc:
-        out["dns"] = type(exc).__name__
-    return out
+        reached = type(exc).__name__
+    with open("/proc/net/dev") as fh:
+        devices = [line.split(":")[0].strip() for line in fh.read().splitlines()[2:]]
+    return {"reached": reached, "interfaces": [n for _, n in socket.if_nameindex()],
+            "devices": devices, "resolver": os.path.exists("/etc/resolv.conf")}
 """
     try:
         res = sb.run(code, input=port)
@@ -248,7 +260,8 @@ def main(port):
     finally:
         server.close()
     assert res.ok, res.error
-    assert "connected" not in res.value.values() and res.value["dns"] != "resolved"
+    assert res.value == {"reached": "ConnectionRefusedError", "interfaces": ["lo"],
+                         "devices": ["lo"], "resolver": False}  # fmt: skip
 
 
 def test_no_subprocesses(sb: Sandbox) -> None:
@@ -306,9 +319,9 @@ def test_fork_bomb_is_stopped(sb: Sandbox) -> None:
     catching = "import os\ndef main(_):\n    while True:\n        try:\n            os.fork()\n" \
                "        except OSError:\n            pass"  # fmt: skip
     start = time.monotonic()
-    res = sb.run(catching, limits=limits)
+    res, procs = run_watched(sb, catching, limits)
     assert res.limit == "wall_time" and time.monotonic() - start < 5
-    assert _sandbox_procs() == []  # nothing left behind on the host
+    assert len(procs) > 3 and still_running(procs) == []  # nothing left behind on the host
 
 
 def test_memory_limit(sb: Sandbox) -> None:
@@ -354,6 +367,86 @@ def test_site_packages_only_on_request(sb: Sandbox) -> None:
     with_site = Sandbox(LIMITS, backend="bwrap", site_packages=True)
     res = with_site.run("def main(_):\n    import pydantic\n    return str(pydantic.VERSION)")
     assert res.ok, res.error
+
+
+SEARCH_SITE_PACKAGES = """
+import os, site, sys
+def main(dirs):
+    listed = {d: sorted(os.listdir(d)) for d in dirs if os.path.isdir(d)}
+    sys.path[:0] = dirs
+    site.main()
+    for d in dirs:
+        site.addsitedir(d)
+    imported = []
+    for name in ("pydantic", "yaml", "IPython", "requests", "boto3", "pytest"):
+        try:
+            __import__(name)
+            imported.append(name)
+        except ImportError:
+            pass
+    import json, sqlite3, ctypes, decimal  # the standard library stays whole
+    return {"listed": listed, "imported": imported}
+"""
+
+
+def test_without_site_packages_only_the_standard_library_is_mounted(sb: Sandbox) -> None:
+    interp = Interpreter.current()
+    dirs = list(interp.base_site_dirs) + list(interp.site_dirs)
+    res = sb.run(SEARCH_SITE_PACKAGES, input=dirs)
+    assert res.ok, res.error
+    assert res.value["imported"] == []
+    assert all(entries == [] for entries in res.value["listed"].values()), res.value["listed"]
+
+
+# --- frames the sandboxed code forges -------------------------------------------------
+
+
+def forge_frame(frame: bytes) -> str:
+    """Code that writes ``frame`` into every pipe it holds (the result pipe among them)
+    and exits before the launcher's own frame could follow."""
+    return f"""
+import os, stat
+def main(_):
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, {frame!r})
+        except OSError:
+            pass
+    os._exit(0)
+"""
+
+
+DEEP = 30_000
+
+
+@pytest.mark.parametrize(("frame", "error"), [
+    (b'{"ok": true, "value": ' + b"[" * DEEP + b"]" * DEEP + b"}", "not valid JSON"),
+    (b'{"ok": true, "value": ' + b"[" * 500 + b"]" * 500 + b"}", "nested deeper"),
+    (b'{"ok": false, "error": 1}', "non-text error: 1"),
+    (b'{"ok": false, "error": {"exc": [1, 2]}, "errno": [28], "exc_type": {}}', "non-text"),
+    (b'{"ok": "yes"}', "wrong shape"),
+    (b"[1, 2, 3]", "wrong shape"),
+    (b"\xff\xfe garbage \x00", "could not be decoded"),
+    (b'{"ok": true, "value": "\\ud800"}', "could not be decoded"),
+])  # fmt: skip
+def test_forged_frames_become_failures(sb: Sandbox, frame: bytes, error: str) -> None:
+    res = sb.run(forge_frame(frame), limits=LIMITS.model_copy(update={"max_result_kb": 256}))
+    assert not res.ok and res.value is None and error in (res.error or ""), res.error
+
+
+def test_forged_frame_through_run_python_is_a_recorded_failure(sb: Sandbox) -> None:
+    from synth.synthesis.runner import CodeRunner
+
+    runner = CodeRunner(LIMITS, sandbox=sb)
+    for frame in (b'{"ok": true, "value": 5}', b'{"ok": false, "error": 1}',
+                  b'{"ok": true, "value": {"ok": false, "error": 1, "changed": {}, '
+                  b'"removed": []}}',
+                  b'{"ok": true, "value": {"ok": true, "changed": [1], "removed": []}}'):
+        code = forge_frame(frame).replace("def main(_):\n", "if True:\n")
+        out = runner.script(code, {}, 1024)
+        assert out["ok"] is False and out["kind"] == "run_python_crashed", out
+    assert runner.script("print('fine')", {}, 1024)["ok"] is True
 
 
 # --- backend selection (no bwrap needed) -------------------------------------------

@@ -3,9 +3,12 @@
 Why a wrapper: a sandbox must be confined the same way whether synth starts it or another
 program runs its command line (a Jupyter kernelspec). So everything that needs a host
 resource for the lifetime of the run happens here, not in the caller: leasing a private uid
-(flock held until the run ends), handing bwrap its seccomp filter, giving writable mounts to
-the run's uid. The wrapper forks; the child (killed with the wrapper via PR_SET_PDEATHSIG)
-sets up and execs bwrap; the parent waits, cleans up, optionally writes a JSON report to a
+(flock held until the run ends), the run's memory cgroup, as root a private IPC namespace
+with small shm limits and a scratch tmpfs with an inode limit (in a private mount namespace,
+so the host never sees it), handing bwrap its seccomp filter, giving writable mounts to the
+run's uid. The wrapper forks; the child (killed with the wrapper via PR_SET_PDEATHSIG) joins
+the cgroup, sets up and execs bwrap; the parent waits, kills what is left in the cgroup,
+removes it (and those of wrappers that were killed), optionally writes a JSON report to a
 private fd and exits with the child's status (128 + signal when it was killed).
 
 Usage: ``python -I -S -B -c <this source> CONFIG_JSON -- bwrap ...``; every argv element
@@ -20,12 +23,16 @@ import os
 import random
 import signal
 import sys
+import time
 import traceback
 
 UID_TOKEN = "@UID@"
 UID_POOL = 4096
 PREFERRED_UID = 2_000_000
 PR_SET_PDEATHSIG = 1
+CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+CGROUP_PREFIX = "synth-sandbox-"
 
 
 def _mapped_ranges(path):
@@ -99,20 +106,126 @@ def chown_tree(root, uid):
         dirs[:] = [d for d in dirs if d in keep]
 
 
-def _prctl(option, arg):
+def _libc(name, *args):
     import ctypes
 
-    if ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), f"prctl({option})")
+    if getattr(ctypes.CDLL(None, use_errno=True), name)(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
 
 
-def _exec_bwrap(config, argv, parent):
-    """Child side: die with the wrapper, prepare host resources, become bwrap."""
+def _write(path, text):
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def _alive(pid):
     try:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def sweep_cgroups(parent):
+    """Remove run cgroups whose wrapper died (SIGKILL leaves no chance to clean up)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            owner = name[len(CGROUP_PREFIX):].split("-")[0]
+            if name.startswith(CGROUP_PREFIX) and owner.isdigit() and not _alive(int(owner)):
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(parent, name))
+
+
+def make_cgroup(spec):
+    sweep_cgroups(spec["parent"])
+    path = os.path.join(spec["parent"], f"{CGROUP_PREFIX}{os.getpid()}-{random.getrandbits(48):x}")
+    os.mkdir(path, 0o755)
+    try:
+        for name, value, required in spec["settings"]:
+            try:
+                _write(os.path.join(path, name), value)
+            except OSError:
+                if required:
+                    raise
+    except BaseException:
+        os.rmdir(path)
+        raise
+    return path
+
+
+def _cgroup_pids(path):
+    with contextlib.suppress(OSError), open(os.path.join(path, "cgroup.procs")) as fh:
+        return [int(line) for line in fh.read().split()]
+    return []
+
+
+def _counter(path, name, key=None):
+    try:
+        with open(os.path.join(path, name)) as fh:
+            text = fh.read()
+    except (OSError, TypeError):
+        return None
+    if key is None:
+        return int(text.split()[0]) if text.split() else None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == key:
+            return int(parts[1])
+    return None
+
+
+def close_cgroup(path, spec):
+    """How the run went (OOM kills, peak bytes), then kill what is left and remove it."""
+    outcome = {"oom_kills": _counter(path, spec["events"], "oom_kill") or 0,
+               "peak_bytes": _counter(path, spec.get("peak"))}
+    for _ in range(200):
+        if spec.get("kill"):
+            with contextlib.suppress(OSError):
+                _write(os.path.join(path, spec["kill"]), "1")
+        for pid in _cgroup_pids(path):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            os.rmdir(path)
+            break
+        except OSError:
+            time.sleep(0.01)
+    return outcome
+
+
+def _private_namespaces(config, uid):
+    """As root: a private mount namespace holding the scratch tmpfs (size and inode limits)
+    and a fresh IPC namespace with small shm/msg/sem limits; bwrap inherits both."""
+    scratch, ipc = config.get("scratch"), config.get("ipc")
+    flags = (CLONE_NEWNS if scratch else 0) | (CLONE_NEWIPC if ipc else 0)
+    if flags:
+        _libc("unshare", flags)
+    if scratch:
+        _libc("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
+        os.makedirs(scratch["mountpoint"], mode=0o700, exist_ok=True)
+        options = scratch["options"] + ("" if uid is None else f",uid={uid},gid={uid}")
+        _libc("mount", b"tmpfs", scratch["mountpoint"].encode(), b"tmpfs",
+              MS_NOSUID | MS_NODEV, options.encode())
+    for name, value in (ipc or {}).items():
+        _write(f"/proc/sys/{name}", value)
+
+
+def _exec_bwrap(config, argv, parent, cgroups):
+    """Child side: die with the wrapper, join the cgroups, prepare namespaces and host
+    resources, become bwrap."""
+    try:
+        _libc("prctl", PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
+        for path in cgroups:
+            _write(os.path.join(path, "cgroup.procs"), "0")
+        with contextlib.suppress(OSError):  # bwrap and the launcher outlive an OOM kill
+            _write("/proc/self/oom_score_adj", "-1000")
         uid = config.get("uid")
+        _private_namespaces(config, uid)
         for path in config.get("chown", ()):
             chown_tree(path, uid)
         if config.get("seccomp"):
@@ -162,16 +275,24 @@ def run(config, argv):
     with lease if lease is not None else contextlib.nullcontext(None) as uid:
         config = {**config, "uid": uid}
         argv = [str(uid) if a == UID_TOKEN else a for a in argv]
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            _exec_bwrap(config, argv, parent)
-        child.append(pid)
-        _silence_stdio()
-        if stop:
-            on_signal(stop[0], None)
-        code = _wait(pid)
-        report = {"uid": uid, "stopped_by": stop[0] if stop else None}
+        cgroups, outcomes = [], []
+        try:
+            for spec in config.get("cgroups", ()):
+                cgroups.append((make_cgroup(spec), spec))
+            parent = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                _exec_bwrap(config, argv, parent, [path for path, _ in cgroups])
+            child.append(pid)
+            _silence_stdio()
+            if stop:
+                on_signal(stop[0], None)
+            code = _wait(pid)
+        finally:
+            outcomes = [close_cgroup(path, spec) for path, spec in cgroups]
+    report = {"uid": uid, "stopped_by": stop[0] if stop else None,
+              "oom_kills": sum(o["oom_kills"] for o in outcomes),
+              "peak_bytes": max((o["peak_bytes"] or 0 for o in outcomes), default=None)}
     return code, report
 
 

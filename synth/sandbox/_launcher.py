@@ -113,6 +113,8 @@ def _describe(exc: BaseException) -> dict:
 
 
 def _drop_privileges(uid) -> None:
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write("1000")  # out of memory, the kernel kills the untrusted side, not us
     if uid is not None:  # host is root: run as a private uid so RLIMIT_NPROC bites
         os.setgroups([])
         os.setresgid(uid, uid, uid)
@@ -246,7 +248,7 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    if uid is not None:  # privileged mode: /work belongs to the run's uid
+    if uid is not None and os.stat(payload["workdir"]).st_uid != uid:  # /work is the run's
         os.chmod(payload["workdir"], 0o700)  # before chown: root here lacks CAP_FOWNER
         os.chown(payload["workdir"], uid, uid)
     r, w = os.pipe()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synth.sandbox.bounds import SCRATCH_MOUNTPOINT, check_bounds, confine_bounds
 from synth.sandbox.decode import cpu_rlimit
 from synth.sandbox.models import SandboxError, SandboxLimits, SandboxUnavailable
 from synth.sandbox.seccomp import build_filter
@@ -135,8 +136,8 @@ def parent_dirs(path: str) -> list[str]:
 def namespace_args(bwrap: str, privileged: bool) -> list[str]:
     """New pid/net/ipc/uts (and, unprivileged, user) namespaces; no capabilities left but
     those the launcher needs to switch to the leased uid."""
-    if privileged:
-        ns = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    if privileged:  # the wrapper already made the IPC namespace (with limits)
+        ns = ["--unshare-pid", "--unshare-net", "--unshare-uts"]
         ns += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
         for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"):
             ns += ["--cap-add", cap]
@@ -147,11 +148,24 @@ def namespace_args(bwrap: str, privileged: bool) -> list[str]:
     return [*ns, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
 
 
-def confine_argv(interp: Interpreter, bwrap_argv: list[str], *, privileged: bool,
-                 chown: tuple[str, ...] = (), report_fd: int | None = None) -> list[str]:
-    """The wrapper's command line around ``bwrap_argv``: uid lease, seccomp, chown."""
+def scratch_args(bwrap: str, dest: str, limits: SandboxLimits, privileged: bool) -> list[str]:
+    """The writable tmpfs at ``dest``: as root the wrapper's (size and inode limits), else
+    bwrap's own (size only)."""
+    if privileged:
+        return ["--bind", SCRATCH_MOUNTPOINT, dest]
+    if "--size" in bwrap_features(bwrap):
+        return ["--size", str(limits.max_disk_mb * 1024 * 1024), "--tmpfs", dest]
+    return ["--tmpfs", dest]
+
+
+def confine_argv(interp: Interpreter, bwrap_argv: list[str], limits: SandboxLimits, *,
+                 privileged: bool, chown: tuple[str, ...] = (),
+                 report_fd: int | None = None) -> list[str]:
+    """The wrapper's command line around ``bwrap_argv``: uid lease, memory bounds, seccomp,
+    chown."""
     bpf = build_filter()
     config = {
+        **confine_bounds(limits, privileged),
         "lease_uid": privileged,
         "uid_lock_dir": str(Path(tempfile.gettempdir()) / "synth-sandbox-uids"),
         "seccomp": bpf.hex() if bpf is not None else None,
@@ -182,6 +196,7 @@ def choose_bwrap(explicit: str | None, *, force: bool, required: bool,
     path = find_bwrap(explicit)
     problem = "bwrap not found (apt-get install bubblewrap)" if path is None else probe(path)
     if problem is None:
+        check_bounds(os.geteuid() == 0, required)
         return path
     if force or required:
         raise SandboxUnavailable(f"isolated sandbox unavailable: {problem}")
@@ -218,30 +233,29 @@ class BwrapBackend:
             log.warning("no seccomp filter for this CPU: namespace syscalls stay open")
 
     @contextlib.contextmanager
-    def prepare(self, limits: SandboxLimits, result_fd: int) -> Iterator[Launch]:
-        yield Launch(self._argv(limits, result_fd), SANDBOX_WORKDIR, self._sites())
+    def prepare(self, limits: SandboxLimits, result_fd: int,
+                report_fd: int | None = None) -> Iterator[Launch]:
+        argv = self._argv(limits, result_fd, report_fd)
+        yield Launch(argv, SANDBOX_WORKDIR, self._sites())
 
     def _sites(self) -> list[str]:
         n = len(self.interp.exposed_sites(self.site_packages))
         return [f"{SITE_ROOT}/{i}" for i in range(n)]
 
-    def _argv(self, limits: SandboxLimits, result_fd: int) -> list[str]:
-        tmpfs = ["--tmpfs", SANDBOX_WORKDIR]
-        if "--size" in self.features:
-            tmpfs = ["--size", str(limits.max_disk_mb * 1024 * 1024), *tmpfs]
+    def _argv(self, limits: SandboxLimits, result_fd: int, report_fd: int | None) -> list[str]:
         uid = UID_TOKEN if self.privileged else "-"
         bwrap = [
             self.bwrap,
             *namespace_args(self.bwrap, self.privileged),
             *system_binds(self.interp, self.site_packages),
             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-            *tmpfs,
-            "--chdir", SANDBOX_WORKDIR,
+            *scratch_args(self.bwrap, SANDBOX_WORKDIR, limits, self.privileged),
             "--remount-ro", "/",
             "--",
             *launcher_argv(self.interp, "call", result_fd, uid),
         ]  # fmt: skip
-        return confine_argv(self.interp, bwrap, privileged=self.privileged)
+        return confine_argv(self.interp, bwrap, limits, privileged=self.privileged,
+                            report_fd=report_fd)
 
 
 class PlainBackend:
@@ -257,8 +271,9 @@ class PlainBackend:
         self.interp, self.site_packages = interp, site_packages
 
     @contextlib.contextmanager
-    def prepare(self, limits: SandboxLimits, result_fd: int) -> Iterator[Launch]:
-        del limits
+    def prepare(self, limits: SandboxLimits, result_fd: int,
+                report_fd: int | None = None) -> Iterator[Launch]:
+        del limits, report_fd
         with tempfile.TemporaryDirectory(prefix="synth-sandbox-") as tmp:
             sites = list(self.interp.exposed_sites(self.site_packages))
             yield Launch(launcher_argv(self.interp, "call", result_fd, "-"), tmp, sites)

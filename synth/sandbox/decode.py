@@ -60,6 +60,17 @@ def launcher_report(header: bytes) -> dict[str, Any] | None:
             "result_overflow": report.get("result_overflow") is True}  # fmt: skip
 
 
+def wrapper_report(data: bytes) -> dict[str, Any]:
+    """The wrapper's account of the run (OOM kills in its cgroup, peak memory); zeros when
+    there is none (no wrapper, or it was killed)."""
+    ok, report = load_json(data, max_depth=2)
+    report = report if ok and isinstance(report, dict) else {}
+    oom, peak = report.get("oom_kills"), report.get("peak_bytes")
+    return {"oom_kills": oom if isinstance(oom, int) and oom > 0 else 0,
+            "peak_bytes": peak if isinstance(peak, int) and peak > 0 else None,
+            "error": report.get("error") if isinstance(report.get("error"), str) else None}
+
+
 def exit_limit(code: int, cpu_s: float, limits: SandboxLimits) -> Limit | None:
     """Which rlimit a status shows: SIGXCPU at the soft CPU limit (SIGKILL one second later),
     SIGXFSZ for a file over max_file_mb; ``128 + signal`` when a shell reports its child."""
@@ -93,6 +104,8 @@ def _classify_error(frame: dict[str, Any]) -> Limit | None:
     kind, err, text = frame.get("exc_type"), frame.get("errno"), frame.get("error")
     if kind == "MemoryError":
         return "memory"
+    if err == errno.ENOMEM:
+        return "memory"
     if err in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
         return "file_size"
     if err == errno.EAGAIN or (isinstance(text, str) and "can't start new thread" in text):
@@ -101,7 +114,19 @@ def _classify_error(frame: dict[str, Any]) -> Limit | None:
 
 
 def interpret(out: dict[str, Any], limits: SandboxLimits, isolation: str) -> SandboxResult:
-    """The result of one ``Sandbox`` run from its captured streams."""
+    """The result of one ``Sandbox`` run from its captured streams. A failed run during which
+    the kernel killed a process for the run-wide memory bound is a "memory" failure."""
+    result = _interpret(out, limits, isolation)
+    if result.ok or result.limit is not None:
+        return result
+    if wrapper_report(out.get("report", b""))["oom_kills"]:
+        error = (f"memory limit of the run ({limits.run_memory_mb()} MiB in all) exceeded: "
+                 f"the kernel killed a process. {result.error or ''}")  # fmt: skip
+        return result.model_copy(update={"limit": "memory", "error": error.strip()})
+    return result
+
+
+def _interpret(out: dict[str, Any], limits: SandboxLimits, isolation: str) -> SandboxResult:
     base = {
         "stdout": out["stdout"].decode("utf-8", "replace"),
         "stderr": out["stderr"].decode("utf-8", "replace"),

@@ -33,9 +33,10 @@ from synth.sandbox.backends import (
     namespace_args,
     parent_dirs,
     rlimits,
+    scratch_args,
     system_binds,
 )
-from synth.sandbox.decode import exit_limit, launcher_report
+from synth.sandbox.decode import exit_limit, launcher_report, wrapper_report
 from synth.sandbox.models import Isolation, Limit, SandboxLimits
 from synth.sandbox.runner import isolation_required
 from synth.sandbox.streams import Channels, capture
@@ -191,16 +192,16 @@ class SandboxedCommand:
         if self._bwrap is None:
             return inner
         bwrap = [self._bwrap, *namespace_args(self._bwrap, privileged),
-                 *self._filesystem(), "--clearenv", "--remount-ro", "/", "--",
+                 *self._filesystem(self._bwrap), "--clearenv", "--remount-ro", "/", "--",
                  *inner]  # fmt: skip (the launcher enters cwd once it is the run's uid)
         chown = tuple(m.host for m in self.mounts if m.writable)
-        return confine_argv(self._interp, bwrap, privileged=privileged, chown=chown,
-                            report_fd=report_fd)  # fmt: skip
+        return confine_argv(self._interp, bwrap, self.limits, privileged=privileged,
+                            chown=chown, report_fd=report_fd)  # fmt: skip
 
-    def _filesystem(self) -> list[str]:
+    def _filesystem(self, bwrap: str) -> list[str]:
         args = system_binds(self._interp, self.site_packages, etc=True, hidden_under=(TMP,))
         args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
-        args += ["--perms", "1777", "--size", str(self.limits.max_disk_mb << 20), "--tmpfs", TMP]
+        args += scratch_args(bwrap, TMP, self.limits, os.geteuid() == 0)
         for mount in self.mounts:
             args += parent_dirs(mount.dest)
             args += ["--bind" if mount.writable else "--ro-bind", mount.host, mount.dest]
@@ -241,6 +242,9 @@ class SandboxedCommand:
         if report is not None:
             returncode = report["exit_code"]
             limit = limit or exit_limit(returncode, report["cpu_s"], self.limits)
+        if limit is None and returncode != 0 and wrapper_report(captured.data["report"])[
+                "oom_kills"]:  # fmt: skip
+            limit = "memory"
         return CommandResult(
             returncode=returncode,
             stdout=captured.data["stdout"].decode("utf-8", "replace"),

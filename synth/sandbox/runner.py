@@ -171,9 +171,9 @@ class Sandbox:
         _check_rel(file)
         kb = 1024
         caps = {"stdout": limits.max_output_kb * kb, "stderr": limits.max_output_kb * kb,
-                "result": limits.max_result_kb * kb + 4096}  # fmt: skip
-        with Channels("result") as channels, backend.prepare(
-            limits, channels.write["result"]
+                "result": limits.max_result_kb * kb + 4096, "report": 64 * kb}  # fmt: skip
+        with Channels("result", "report") as channels, backend.prepare(
+            limits, channels.write["result"], channels.write["report"]
         ) as launch, tempfile.TemporaryFile() as stdin:
             payload = {
                 "files": {k: base64.b64encode(v).decode() for k, v in files.items()},
