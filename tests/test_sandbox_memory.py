@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -213,3 +214,19 @@ def test_cgroup_sites_are_found_from_proc() -> None:
     ]
     assert bounds.cgroup_candidates(V2_MOUNTINFO, "0::/system.slice/x\n") == []
     assert bounds.cgroup_candidates("garbage\n", "also garbage") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the private scratch tmpfs needs root")
+def test_concurrent_runs_each_see_only_their_own_scratch(sb: Sandbox) -> None:
+    code = """
+import os, time
+def main(tag):
+    open(tag, "w").write(tag)
+    time.sleep(0.5)
+    return sorted(os.listdir("."))
+"""
+    tags = [f"run{i}" for i in range(4)]
+    with ThreadPoolExecutor(len(tags)) as pool:
+        results = list(pool.map(lambda tag: sb.run(code, input=tag), tags))
+    assert [r.value for r in results] == [["main.py", tag] for tag in tags], results
+    assert os.listdir(bounds.SCRATCH_MOUNTPOINT) == []  # the host never saw those files

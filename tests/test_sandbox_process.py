@@ -141,6 +141,21 @@ def test_writable_mount_persists_read_only_mount_fails(tmp_path: Path) -> None:
     assert not Path("/escape").exists() and not Path("/usr/x").exists()
 
 
+def test_handing_the_workspace_over_never_follows_links(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("host file")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "to_file").symlink_to(outside)
+    mounts = [Mount(str(work), "/work", writable=True)]
+    sh("ln -s /etc/hostname hostname; ln -s /etc etc; ln -s / root", mounts=mounts).run()
+    res = sh("ls", mounts=mounts).run()  # the next run hands the tree to its own uid
+    assert res.stdout.split() == ["etc", "hostname", "root", "to_file"]
+    me = os.geteuid()
+    for host_path in (outside, tmp_path, Path("/etc"), Path("/etc/hostname"), Path("/")):
+        assert host_path.stat().st_uid in (me, 0), host_path
+
+
 def test_only_loopback_inside_and_host_listener_unreachable() -> None:
     server = socket.create_server(("127.0.0.1", 0))
     server.setblocking(False)  # a completed handshake would sit in the backlog

@@ -83,3 +83,13 @@ def e2e(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
     from synth.bench.e2e import bench_e2e
 
     _emit(bench_e2e(smoke=smoke), as_json, "end to end (miniature)")
+
+
+@bench_app.command("sandbox")
+def sandbox(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+            runs: Annotated[int, typer.Option(help="starts measured per figure")] = 30) -> None:
+    """Start-up cost of a sandboxed command vs a plain subprocess (same run); footprint."""
+    from synth.bench.sandbox import bench_sandbox
+
+    result = bench_sandbox(runs=3, workspace_files=50) if smoke else bench_sandbox(runs=runs)
+    _emit(result, as_json, "sandbox start-up")

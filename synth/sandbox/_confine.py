@@ -20,11 +20,9 @@ import errno
 import fcntl
 import json
 import os
-import random
 import signal
 import sys
 import time
-import traceback
 
 UID_TOKEN = "@UID@"
 UID_POOL = 4096
@@ -69,7 +67,7 @@ def lease_uid(lock_dir):
     os.makedirs(lock_dir, mode=0o700, exist_ok=True)
     lo, hi = uid_range()
     for _ in range(256):
-        uid = random.randrange(lo, hi)
+        uid = lo + int.from_bytes(os.urandom(4), "little") % (hi - lo)
         fd = os.open(os.path.join(lock_dir, f"{uid}.lock"), os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,7 +139,7 @@ def sweep_cgroups(parent):
 
 def make_cgroup(spec):
     sweep_cgroups(spec["parent"])
-    path = os.path.join(spec["parent"], f"{CGROUP_PREFIX}{os.getpid()}-{random.getrandbits(48):x}")
+    path = os.path.join(spec["parent"], f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
     os.mkdir(path, 0o755)
     try:
         for name, value, required in spec["settings"]:
@@ -238,6 +236,8 @@ def _exec_bwrap(config, argv, parent, cgroups):
             os.close(config["report_fd"])
         os.execv(argv[0], argv)
     except BaseException:
+        import traceback
+
         traceback.print_exc()
     os._exit(125)
 
@@ -303,6 +303,8 @@ def main():
     try:
         code, report = run(config, sys.argv[3:])
     except BaseException as exc:
+        import traceback
+
         traceback.print_exc()
         code, report = 125, {"error": f"{type(exc).__name__}: {exc}"}
     fd = config.get("report_fd")
