@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -222,6 +223,20 @@ def test_spawn_then_kill_leaves_no_process() -> None:
         proc.kill()
         proc.wait()
     assert _gone(family) == []
+
+
+def test_an_interrupt_reaches_the_program_not_the_sandbox() -> None:
+    code = ("import time\ntry:\n    print('ready', flush=True)\n    time.sleep(60)\n"
+            "except KeyboardInterrupt:\n    print('interrupted', flush=True)\n")  # fmt: skip
+    proc = command(["python3", "-c", code]).spawn(stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        os.killpg(proc.pid, signal.SIGINT)  # what jupyter_client does to interrupt a kernel
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert out == b"interrupted\n" and proc.returncode == 0
 
 
 def test_argv_run_by_plain_subprocess_is_confined_the_same(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ resource for the lifetime of the run happens here, not in the caller: leasing a 
 with small shm limits and a scratch tmpfs with an inode limit (in a private mount namespace,
 so the host never sees it), handing bwrap its seccomp filter, giving writable mounts to the
 run's uid. The wrapper forks; the child (killed with the wrapper via PR_SET_PDEATHSIG) joins
-the cgroup, sets up and execs bwrap; the parent waits, kills what is left in the cgroup,
+the cgroup, sets up and execs bwrap; the parent waits (passing SIGINT on to the program
+inside, turning SIGTERM/SIGHUP into SIGKILL for the sandbox), kills what is left in the cgroup,
 removes it (and those of wrappers that were killed), optionally writes a JSON report to a
 private fd and exits with the child's status (128 + signal when it was killed).
 
@@ -218,6 +219,8 @@ def _exec_bwrap(config, argv, parent, cgroups):
         _libc("prctl", PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
+        os.setpgid(0, 0)  # a signal to the caller's process group reaches only the wrapper
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         for path in cgroups:
             _write(os.path.join(path, "cgroup.procs"), "0")
         with contextlib.suppress(OSError):  # bwrap and the launcher outlive an OOM kill
@@ -240,6 +243,26 @@ def _exec_bwrap(config, argv, parent, cgroups):
 
         traceback.print_exc()
     os._exit(125)
+
+
+def interrupt(root):
+    """SIGINT for the program inside (a kernel's interrupt), not for bwrap: it would die and
+    take the sandbox along. Finds the descendants of ``root`` through /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat") as fh:
+                    head, _, tail = fh.read().rpartition(")")
+                children.setdefault(int(tail.split()[1]), []).append(
+                    (int(entry), head.partition("(")[2]))
+    todo = [root]
+    while todo:
+        for pid, name in children.get(todo.pop(), ()):
+            todo.append(pid)
+            if name != "bwrap":
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGINT)
 
 
 def _silence_stdio():
@@ -269,8 +292,13 @@ def run(config, argv):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    def on_interrupt(signum, _frame):
+        for pid in child:
+            interrupt(pid)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, on_signal)
+    signal.signal(signal.SIGINT, on_interrupt)
     lease = lease_uid(config["uid_lock_dir"]) if config.get("lease_uid") else None
     with lease if lease is not None else contextlib.nullcontext(None) as uid:
         config = {**config, "uid": uid}

@@ -262,6 +262,7 @@ def main() -> None:
             traceback.print_exc()
         os._exit(70)
     os.close(w)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the code, not us
     report, frame = _supervise(pid, r, payload["limits"]["result_bytes"])
     _write_all(result_fd, json.dumps(report).encode() + b"\n" + frame)
 
