@@ -17,9 +17,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import isolated_sandbox
 
 from synth.sandbox import Sandbox, SandboxedCommand, SandboxLimits, SandboxUnavailable, bounds
-from synth.sandbox import isolation_required as required
 from synth.sandbox._confine import CGROUP_PREFIX
 
 LIMITS = SandboxLimits(cpu_s=5, wall_s=20, memory_mb=64, max_processes=8, max_disk_mb=4,
@@ -69,12 +69,7 @@ def main(n):
 
 @pytest.fixture(scope="module")
 def sb() -> Sandbox:
-    try:
-        sandbox = Sandbox(LIMITS, backend="bwrap")
-    except SandboxUnavailable as exc:
-        if required():
-            pytest.fail(f"SYNTH_SANDBOX_REQUIRED is set but the sandbox is unusable: {exc}")
-        pytest.skip(f"isolated sandbox unavailable ({exc})")
+    sandbox = isolated_sandbox(LIMITS)
     if bounds.memory_cgroup() is None:
         pytest.skip("no delegated memory cgroup on this machine")
     return sandbox

@@ -184,7 +184,7 @@ def test_only_loopback_inside_and_host_listener_unreachable() -> None:
 
 def test_infinite_loop_and_sleep_end_with_a_limit() -> None:
     one_second = LIMITS.model_copy(update={"cpu_s": 1})
-    res = command(["python3", "-c", "while True: pass"], limits=one_second).run()
+    res = command(["python3", "-c", "while True: pass"], limits=one_second).run(timeout_s=120)
     assert res.limit == "cpu_time" and res.returncode is not None and res.returncode < 0
     res = command(["sleep", "60"]).run(timeout_s=1)
     assert res.limit == "wall_time" and res.returncode is None
@@ -267,6 +267,8 @@ def test_argv_run_by_plain_subprocess_is_confined_the_same(tmp_path: Path) -> No
     lambda: SandboxedCommand(["true"], cwd="work"),
     lambda: SandboxedCommand(["true"], env={"A=B": "x"}),
     lambda: SandboxedCommand(["true"], python_prefixes=["relative/venv"]),
+    lambda: SandboxedCommand(["true"], python_prefixes=["/nonexistent/venv"]),
+    lambda: SandboxedCommand(["true"], mounts=["/tmp:/data"]),
     lambda: SandboxedCommand([]),
     lambda: SandboxedCommand(["true"]).run(timeout_s=0),
 ])  # fmt: skip

@@ -37,7 +37,10 @@ class SandboxLimits(BaseModel):
     max_files: int = Field(
         16384, ge=16, description="files and directories in the work dir (tmpfs nr_inodes)"
     )
-    max_output_kb: int = Field(64, ge=1, description="stdout and stderr, each; more kills the run")
+    max_output_kb: int = Field(
+        64, ge=1, description="stdout and stderr, each; more stops a Sandbox run and is "
+        "dropped (the command going on) for a SandboxedCommand",
+    )
     max_result_kb: int = Field(1024, ge=1, description="JSON-encoded return value")
     max_open_files: int = Field(64, ge=16, description="RLIMIT_NOFILE")
 

@@ -120,6 +120,8 @@ class SandboxedCommand:
         self.command = list(argv)
         if sys.prefix != sys.base_prefix and self.command[0] == sys.executable:
             self.command[0] = self._interp.executable  # this venv = base python + PYTHONPATH
+        if not all(isinstance(m, Mount) for m in mounts):
+            raise ValueError(f"mounts must be Mount instances, got {list(mounts)!r}")
         self.mounts = tuple(sorted(mounts, key=lambda m: m.dest.count("/")))
         self.python_prefixes = tuple(_absolute(p, "python prefix") for p in python_prefixes)
         self.cwd = _absolute(cwd, "cwd")
@@ -135,9 +137,9 @@ class SandboxedCommand:
         """Every destination is its own: no system path, no nesting (bwrap would create
         mount points inside a host directory), nothing hiding the interpreter."""
         dests = [m.dest for m in self.mounts] + list(self.python_prefixes)
-        for m in self.mounts:
-            if not os.path.exists(m.host):
-                raise ValueError(f"mount source {m.host} does not exist")
+        for host in [m.host for m in self.mounts] + list(self.python_prefixes):
+            if not os.path.exists(host):
+                raise ValueError(f"{host} does not exist on the host")
         for dest in dests:
             if dest in ("/", TMP) or any(_under(dest, s) for s in SYSTEM_PATHS):
                 raise ValueError(f"{dest} is a system path of the sandbox: mount elsewhere")
