@@ -150,7 +150,7 @@ BAD_CONFIGS = {
     "tasks": ({"output": "x", "families": [{"name": "bank", "tasks": -1}]}, "families.0.tasks"),
     "unknown family": ({"output": "x", "families": [{"name": "nope", "tasks": 2}]},
                        "families.0.name"),
-    "bad uri": ({"output": "ftp://host/x", "families": [{"name": "bank", "tasks": 2}]},
+    "bad uri": ({"output": "ftp://127.0.0.1/x", "families": [{"name": "bank", "tasks": 2}]},
                 "output"),
     "unknown field": ({"output": "x", "families": [{"name": "bank", "tasks": 2}], "kk": 1},
                       "kk"),

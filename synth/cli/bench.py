@@ -101,3 +101,13 @@ def report(as_json: JsonOpt = False, smoke: SmokeOpt = False,
     from synth.bench.report import bench_report
 
     _emit(bench_report(n_samples=samples, smoke=smoke), as_json, "dataset report")
+
+
+@bench_app.command("sandbox")
+def sandbox(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+            runs: Annotated[int, typer.Option(help="starts measured per figure")] = 30) -> None:
+    """Start-up cost of a sandboxed command vs a plain subprocess (same run); footprint."""
+    from synth.bench.sandbox import bench_sandbox
+
+    result = bench_sandbox(runs=3, workspace_files=50) if smoke else bench_sandbox(runs=runs)
+    _emit(result, as_json, "sandbox start-up")
