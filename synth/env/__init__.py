@@ -1,5 +1,6 @@
 """The environment contract: tools, tasks, families, the registry and the live runtime."""
 
+from synth.env.build import BuildStage
 from synth.env.family import (
     EXPECTED,
     MIN_CORRUPTIONS,
@@ -48,6 +49,7 @@ from synth.env.tools import (
 __all__ = [
     "EXPECTED",
     "MIN_CORRUPTIONS",
+    "BuildStage",
     "Corruption",
     "Draft",
     "EnvFamily",

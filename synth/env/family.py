@@ -23,6 +23,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from synth.env.build import BuildStage
 from synth.env.outcome import copy_state, first_difference, outcome_edits
 from synth.env.task import ReferenceTurn, Task, Verdict, make_task_id
 from synth.env.tools import Tool, ToolCall, execute_call, object_schema
@@ -281,6 +282,11 @@ class EnvFamily:
     def new_state(self, task: Task) -> Any:
         """A fresh, private copy of the task's initial state for one rollout."""
         return copy_state(task.initial_state)
+
+    def build_stage(self) -> BuildStage | None:
+        """Work the job must run (as committed Ray units) before generating tasks of this
+        family, e.g. indexing a corpus; None when there is nothing to build."""
+        return None
 
     def release_state(self, state: Any) -> None:
         """Free what `new_state` acquired (a workspace, a kernel) when a rollout ends, however

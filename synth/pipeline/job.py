@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from synth.env import EnvFamily
 from synth.infra.storage import Output
 from synth.infra.units import JobResult, RunProgress, run_units
 from synth.pipeline.card import write_card
@@ -36,6 +37,24 @@ class ProgressCounter:
         return dict(self.counts)
 
 
+class BuildStageError(RuntimeError):
+    """A family's build stage left units uncommitted: its tasks cannot be generated."""
+
+
+def run_build_stage(name: str, family: EnvFamily, config: JobConfig) -> None:
+    """Run a family's build stage (if any) as committed units; a rerun skips what is built."""
+    stage = family.build_stage()
+    if stage is None:
+        return
+    report = run_units(Output(stage.output), stage.units, stage.unit_id, stage.work,
+                       stage.context, config.ray)
+    if report.failed:
+        first = report.failed[0]
+        raise BuildStageError(
+            f"{name}: build stage {stage.name!r} failed for {len(report.failed)} unit(s) "
+            f"(first: {first['unit_id']}: {first.get('error')}); rerun to retry them")
+
+
 ProgressHook = Callable[[dict[str, int], int], None]
 
 
@@ -51,10 +70,12 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
 
     started = time.perf_counter()
     families = check_job(config)
-    shards = plan_shards(config, {name: f.levels for name, f in families.items()})
     output = Output(config.output)
     fingerprint = claim_output(config, output, overwrite)
     init_ray(config.ray)
+    for name, family in families.items():
+        run_build_stage(name, family, config)
+    shards = plan_shards(config, {name: f.levels for name, f in families.items()})
     counter = ray.remote(num_cpus=0)(ProgressCounter).remote()
     if on_start is not None:
         on_start(len(shards))
