@@ -9,7 +9,6 @@ report, and a follow-up request (multi-turn).
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
 from synth.data import load_json
@@ -20,23 +19,15 @@ from synth.env import (
     Task,
     Toolbox,
     ToolError,
-    Verdict,
+    cents_in,
+    dollars,
     lookup,
+    money,
     register,
     tool,
 )
-from synth.env import copy_state as _copy
 
 _MONEY = {"type": "number", "exclusiveMinimum": 0, "description": "Amount in dollars"}
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-
-
-def dollars(cents: int) -> float:
-    return round(cents / 100, 2)
-
-
-def money_text(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 @register
@@ -82,7 +73,7 @@ class BankFamily(EnvFamily):
 
     @tool("List the most recent ledger entries of an account.",
           {"account_id": {"type": "string"},
-           "limit": {"type": "integer", "minimum": 1, "maximum": 50}}, required=["account_id"])
+           "limit": {"type": "integer", "minimum": 1, "maximum": 50}})
     def list_transactions(self, state: dict, account_id: str, limit: int = 10) -> list[dict]:
         self._account(state, account_id)
         rows = [e for e in state["ledger"] if account_id in (e.get("from"), e.get("to"))]
@@ -95,8 +86,7 @@ class BankFamily(EnvFamily):
 
     @tool("Transfer money between two accounts. Counts against the sender's daily limit.",
           {"from_account_id": {"type": "string"}, "to_account_id": {"type": "string"},
-           "amount": _MONEY, "memo": {"type": "string"}},
-          required=["from_account_id", "to_account_id", "amount"], writes=True)
+           "amount": _MONEY, "memo": {"type": "string"}}, writes=True)
     def transfer(self, state: dict, from_account_id: str, to_account_id: str, amount: float,
                  memo: str = "") -> dict:
         cents = round(amount * 100)
@@ -110,7 +100,7 @@ class BankFamily(EnvFamily):
         limit = self.tiers[owner["tier"]]["daily_transfer_limit"] * 100
         if owner["transferred_today"] + cents > limit:
             left = limit - owner["transferred_today"]
-            raise ToolError(f"daily transfer limit exceeded: {money_text(left)} left today")
+            raise ToolError(f"daily transfer limit exceeded: {money(left)} left today")
         if src["balance"] < cents:
             raise ToolError(f"insufficient funds in {from_account_id}")
         src["balance"] -= cents
@@ -221,17 +211,17 @@ class BankFamily(EnvFamily):
             f"systems. The authenticated customer is {me['name']}, born {me['birth_year']}. "
             "Amounts are in US dollars."
         )
-        asks = [f"Please move {money_text(p.move)} from my checking account to my savings."]
+        asks = [f"Please move {money(p.move)} from my checking account to my savings."]
         constraints = 1
         if difficulty >= 2:
-            asks.append(f"Then pay my {p.bill_payee} bill of {money_text(p.bill)}.")
+            asks.append(f"Then pay my {p.bill_payee} bill of {money(p.bill)}.")
             constraints += 1
         if difficulty >= 3:
             asks.append(f"Pay it from checking if checking still holds at least "
-                        f"{money_text(p.threshold)} after the transfer, otherwise from savings.")
+                        f"{money(p.threshold)} after the transfer, otherwise from savings.")
             constraints += 1
         if difficulty >= 4:
-            asks.append(f"Also send {money_text(p.gift)} to account {p.friend_acct} as a gift; "
+            asks.append(f"Also send {money(p.gift)} to account {p.friend_acct} as a gift; "
                         "if that would go over my daily transfer limit, send as much as the "
                         "limit still allows.")
             constraints += 2
@@ -255,7 +245,7 @@ class BankFamily(EnvFamily):
         cid = found[0]["customer_id"]
         accounts = {a["type"]: a for a in box("list_accounts", customer_id=cid)}
         chk, sav = accounts["checking"]["account_id"], accounts["savings"]["account_id"]
-        done = [f"moved {money_text(p.move)} to savings"]
+        done = [f"moved {money(p.move)} to savings"]
         box("transfer", from_account_id=chk, to_account_id=sav, amount=dollars(p.move))
         if difficulty >= 2:
             source = chk
@@ -263,7 +253,7 @@ class BankFamily(EnvFamily):
                 left = round(box("get_account", account_id=chk)["balance"] * 100)
                 source = chk if left >= p.threshold else sav
             box("pay_bill", account_id=source, payee=p.bill_payee, amount=dollars(p.bill))
-            done.append(f"paid {p.bill_payee} {money_text(p.bill)}")
+            done.append(f"paid {p.bill_payee} {money(p.bill)}")
         if difficulty >= 4:
             profile = box("get_customer", customer_id=cid)
             room = round((profile["daily_transfer_limit"] - profile["transferred_today"]) * 100)
@@ -271,7 +261,7 @@ class BankFamily(EnvFamily):
             if gift > 0:
                 box("transfer", from_account_id=chk, to_account_id=p.friend_acct,
                     amount=dollars(gift))
-            done.append(f"sent {money_text(gift)} to {p.friend_acct}")
+            done.append(f"sent {money(gift)} to {p.friend_acct}")
         return "Done: " + "; ".join(done) + "."
 
     def _solve_freeze(self, box: Toolbox, p: _Plan, difficulty: int) -> str:
@@ -280,53 +270,41 @@ class BankFamily(EnvFamily):
         if difficulty >= 5:
             cid = box("get_account", account_id=p.lost)["owner"]
             total = sum(round(a["balance"] * 100) for a in box("list_accounts", customer_id=cid))
-            answer += f" Your total balance is {money_text(total)}."
+            answer += f" Your total balance is {money(total)}."
         return answer
 
     # -- verification --------------------------------------------------------------------
-    def verify(self, task: Task, state: Any, answer: str) -> Verdict:
-        expected = task.check["expected"]
-        for aid, want in expected["accounts"].items():
-            got = state["accounts"].get(aid)
-            if got is None or got["balance"] != want["balance"] or got["status"] != want["status"]:
-                return Verdict.fail(f"account {aid}: expected {want}, found {got}")
+    def outcome(self, task: Task, state: Any) -> dict[str, Any]:
+        """Every account's balance and status, every bill paid, the customer's total."""
         bills = sorted([e["from"], e["to"], e["amount"]] for e in state["ledger"]
                        if e["kind"] == "bill")
-        if bills != expected["bills"]:
-            return Verdict.fail(f"bill payments {bills} differ from {expected['bills']}")
-        if task.check["total_required"]:
-            amounts = {round(float(m.replace(",", "")) * 100) for m in _NUMBER.findall(answer)}
-            if expected["total"] not in amounts:
-                total = money_text(expected["total"])
-                return Verdict.fail(f"answer does not state the total {total}")
-        return Verdict.ok()
+        total = sum(v["balance"] for v in state["accounts"].values()
+                    if v["owner"] == task.check["customer"])
+        accounts = {aid: {"balance": v["balance"], "status": v["status"]}
+                    for aid, v in state["accounts"].items()}
+        return {"accounts": accounts, "bills": bills, "total": total}
+
+    def answer_problem(self, task: Task, answer: str) -> str | None:
+        total = task.check["expected"]["total"]
+        if task.check["total_required"] and total not in cents_in(answer, signed=True):
+            return f"answer does not state the total {money(total)}"
+        return None
 
     def corruptions(self, task: Task, state: Any, answer: str,
                     rng: random.Random) -> list[Corruption]:
         me = task.check["customer"]
-        mine = [a for a, v in state["accounts"].items() if v["owner"] == me]
-        wrong_field = _copy(state)
-        wrong_field["accounts"][mine[0]]["balance"] += 100
-        swapped = _copy(state)
-        a, b = swapped["accounts"][mine[0]], swapped["accounts"][mine[1]]
-        a["balance"], b["balance"] = b["balance"] + 1, a["balance"]
-        out = [self.missing_write(task, answer), Corruption("wrong_field", wrong_field, answer),
-               Corruption("swapped_entity", swapped, answer)]
+        a, b = [a for a, v in state["accounts"].items() if v["owner"] == me][:2]
+
+        def swap(new: dict) -> None:
+            first, second = new["accounts"][a], new["accounts"][b]
+            first["balance"], second["balance"] = second["balance"] + 1, first["balance"]
+
+        out = [Corruption.edit("swapped_entity", state, answer, swap, "accounts")]
         if task.check["total_required"]:
             total = task.check["expected"]["total"]
-            wrong = answer.replace(money_text(total), money_text(total + 100))
-            out.append(Corruption("wrong_answer", _copy(state), wrong))
+            out.append(Corruption("wrong_answer", state,
+                                  answer.replace(money(total), money(total + 100))))
         return out
-
-    def finalize_check(self, check: dict, state: Any, answer: str) -> dict:
-        """The expected outcome is the reference's: every account and every bill paid."""
-        bills = sorted([e["from"], e["to"], e["amount"]] for e in state["ledger"]
-                       if e["kind"] == "bill")
-        total = sum(v["balance"] for v in state["accounts"].values()
-                    if v["owner"] == check["customer"])
-        accounts = {aid: {"balance": v["balance"], "status": v["status"]}
-                    for aid, v in state["accounts"].items()}
-        return {**check, "expected": {"accounts": accounts, "bills": bills, "total": total}}
 
 
 class _Plan:

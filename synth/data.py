@@ -1,32 +1,22 @@
 """Locate and load the small data files that generators draw from.
 
-`data/` lives at the project root. It is found the same way from a source checkout, an
-editable install and a Ray job's working directory (all keep `data/` beside `synth/`);
-`SYNTH_DATA_DIR` overrides it for installed wheels or custom catalogs.
+Found the same way from a source checkout, an editable install, a Ray job's working directory
+and an installed wheel (see `synth.resources`); `SYNTH_DATA_DIR` overrides it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from synth.resources import resource_dir
+
 
 def data_dir() -> Path:
     """Return the folder holding the generators' data files."""
-    override = os.environ.get("SYNTH_DATA_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "data", here / "_data"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "synth data folder not found: expected data/ beside the synth package "
-        "or SYNTH_DATA_DIR set"
-    )
+    return resource_dir("data")
 
 
 @lru_cache(maxsize=256)

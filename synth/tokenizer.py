@@ -9,6 +9,7 @@ block recurs in every sample of an environment) are served from a cache with ide
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import re
@@ -163,3 +164,9 @@ def load_tokenizer(source: str | Path | None = None, *, check_sha256: bool = Tru
     hf = HFTokenizer.from_pretrained(str(source))
     digest = hashlib.sha256(hf.to_str().encode()).hexdigest()
     return Tokenizer(hf, str(source), digest)
+
+
+@functools.lru_cache(maxsize=4)
+def shared_tokenizer(source: str | None = None) -> Tokenizer:
+    """One tokenizer per process and source (its segment cache is shared by every caller)."""
+    return load_tokenizer(source)

@@ -53,3 +53,15 @@ def small_job(output: str, families: list[str] | None = None, tasks: int = 6,
     }
     config.update(extra)
     return config
+
+
+def isolated_sandbox(limits: Any, **options: Any) -> Any:
+    """A bubblewrap ``Sandbox``, or skip the test (fail when SYNTH_SANDBOX_REQUIRED is set)."""
+    from synth.sandbox import Sandbox, SandboxUnavailable, isolation_required
+
+    try:
+        return Sandbox(limits, backend="bwrap", **options)
+    except SandboxUnavailable as exc:
+        if isolation_required():
+            pytest.fail(f"SYNTH_SANDBOX_REQUIRED is set but the sandbox is unusable: {exc}")
+        pytest.skip(f"bubblewrap sandbox unavailable ({exc}); set SYNTH_SANDBOX_REQUIRED=1 to fail")

@@ -83,6 +83,19 @@ def test_bench_template_smoke_json() -> None:
         assert figures[key] > 0
 
 
+def test_run_json_prints_the_manifest(ray_session, tmp_path) -> None:
+    import json
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--tasks", "1", "--k", "2", "--output", str(out),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed == json.loads((out / "manifest.json").read_text())
+    assert printed["complete"] and printed["summary"]["totals"]["tasks"] == 9
+    assert "dataset at" not in result.stdout  # no table around the JSON
+
+
 def test_bench_search_smoke_json() -> None:
     result = runner.invoke(app, ["bench", "search", "--smoke", "--json"])
     assert result.exit_code == 0, result.output

@@ -17,11 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from synth.env import Environment, Task, canonical_hash, family_names, get_family
-from synth.env.family import copy_state
+from synth.env import (
+    EXPECTED,
+    MIN_CORRUPTIONS,
+    Environment,
+    Task,
+    canonical_hash,
+    copy_state,
+    family_names,
+    get_family,
+)
 
 FAMILIES = family_names()
 CASES = [(name, level) for name in FAMILIES for level in get_family(name).levels]
+OUTCOME_CASES = [(name, level) for name, level in CASES if get_family(name).compares_outcome]
 SEEDS = range(8)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,12 +89,52 @@ def test_gold_passes_and_corruptions_fail(name: str, level: int) -> None:
         assert 1 <= task.n_reference_calls <= 12
         state, answer = family.run_reference(task)
         assert family.verify(task, state, answer).passed
-        corrupted = family.corruptions(task, state, answer, random.Random(task.seed))
-        assert len(corrupted) >= 3
+        corrupted = family.wrong_outcomes(task, state, answer, random.Random(task.seed))
+        assert len(corrupted) >= MIN_CORRUPTIONS
         for c in corrupted:
-            verdict = family.verify(task, c.state, c.answer)
+            verdict = family.verify_corruption(task, c)
             assert not verdict.passed, f"corruption {c.kind} passed: {verdict.reason}"
             assert 0.0 <= verdict.score <= 1.0 and verdict.reason
+
+
+def test_state_families_compare_outcomes() -> None:
+    assert len(OUTCOME_CASES) >= 6 * 5, "most state-checking families compare outcomes"
+
+
+@pytest.mark.parametrize(("name", "level"), OUTCOME_CASES)
+def test_generic_corruptions_of_outcome_families_fail(name: str, level: int) -> None:
+    """The stored outcome is the reference's; perturbing, dropping or duplicating any part the
+    reference changed, or not writing at all, fails with a reason."""
+    family = get_family(name)
+    for task in first_tasks(name, level):
+        state, answer = family.run_reference(task)
+        assert family.outcome(task, state) == task.check[EXPECTED]
+        changed = family.outcome(task, task.initial_state) != task.check[EXPECTED]
+        generic = family.generic_corruptions(task, state, answer)
+        kinds = [c.kind for c in generic]
+        if not changed:
+            assert generic == []
+            continue
+        assert {"missing_write", "wrong_field", "other_field", "dropped_field"} <= set(kinds)
+        for c in generic:
+            assert c.projected == (c.kind != "missing_write")
+            if c.projected:
+                assert c.state != task.check[EXPECTED]
+            verdict = family.verify_corruption(task, c)
+            assert not verdict.passed, f"generic corruption {c.kind} passed: {verdict.reason}"
+            assert verdict.reason
+
+
+def test_some_generic_corruption_duplicates_an_item() -> None:
+    found = set()
+    for name, level in OUTCOME_CASES:
+        family = get_family(name)
+        for task in first_tasks(name, level, n=1):
+            state, answer = family.run_reference(task)
+            if any(c.kind == "duplicated_item"
+                   for c in family.generic_corruptions(task, state, answer)):
+                found.add(name)
+    assert len(found) >= 3, found
 
 
 @pytest.mark.parametrize(("name", "level"), CASES)

@@ -12,9 +12,9 @@ import pyarrow.dataset as ds
 import pytest
 from conftest import small_job
 
+from synth.infra.storage import Output
 from synth.pipeline.config import parse_config
 from synth.pipeline.job import run_job
-from synth.pipeline.storage import Output
 from synth.template import encode_messages, render_completion
 
 
@@ -33,7 +33,7 @@ def miniature(ray_session, tmp_path_factory):
 
 def test_dataset_loads_with_datasets(miniature, tmp_path) -> None:
     _config, result, out = miniature
-    assert not result.failed and result.committed == result.shards
+    assert not result.failed and result.committed == result.planned
     cache = str(tmp_path / "hf-cache")  # datasets caches local folders by name and card only
     train = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train",
                                   cache_dir=cache)
@@ -101,7 +101,7 @@ def test_same_seed_same_dataset_and_rerun_skips(miniature, tmp_path) -> None:
     second = read_table(Output(str(tmp_path / "again")), "data")
     assert first.equals(second)
     rerun = run_job(config)
-    assert rerun.skipped == rerun.shards
+    assert rerun.skipped == rerun.planned
     assert read_table(Output(str(out)), "data").equals(first)
 
 
@@ -127,7 +127,7 @@ def test_output_to_s3_on_moto(ray_session, tmp_path) -> None:
                "&scheme=http&region=us-east-1")
         config = parse_config(small_job(uri, families=["bank"], tasks=6))
         result = run_job(config)
-        assert not result.failed and result.committed == result.shards
+        assert not result.failed and result.committed == result.planned
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="synth-test")["Contents"]}
         assert "runs/one/README.md" in keys and "runs/one/manifest.json" in keys
         card = s3.get_object(Bucket="synth-test", Key="runs/one/README.md")["Body"].read()
@@ -154,3 +154,24 @@ def test_uncommitted_shard_files_are_rewritten_not_duplicated(ray_session, tmp_p
     assert result.skipped == 1 and result.committed == 2
     assert read_table(Output(str(out)), "data").equals(reference)
     assert not list(Path(out / "_tmp").glob("*"))
+
+
+def test_card_has_license_plots_example_and_the_stand_in_notice(miniature, tmp_path) -> None:
+    _config, result, out = miniature
+    card = (out / "README.md").read_text()
+    front = card.split("---")[1]
+    assert "license: mit" in front
+    body = card.split("---", 2)[2]
+    title, first_paragraph = [p for p in body.split("\n\n") if p.strip()][:2]
+    assert title.startswith("# ")
+    assert "not for training" in first_paragraph and "stand-in" in first_paragraph
+    links = [line for line in body.splitlines() if line.startswith("![")]
+    assert links
+    for link in links:
+        path = out / link.split("(", 1)[1].rstrip(")")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
+    assert "## An example row" in body and '"input_ids"' in body
+    assert "## Difficulty mix" in body
+    failed = datasets.load_dataset(str(out), "failed", cache_dir=str(tmp_path / "hf"))["train"]
+    assert len(failed) == result.summary["totals"]["failed_samples"] > 0
+    assert not any(failed["passed"]) and all(failed["verdict_reason"])

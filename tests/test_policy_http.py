@@ -335,16 +335,16 @@ def test_api_key_never_leaks(prompt: Prompt, monkeypatch: pytest.MonkeyPatch,
 # -- configuration ------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [
     {"base_urls": []},
-    {"base_urls": ["ftp://host:8000"]},
-    {"base_urls": ["http://h:1", "http://h:1/v1"]},
-    {"base_urls": ["http://h:1"], "request_timeout_s": 0},
-    {"base_urls": ["http://h:1"], "max_retries": -1},
-    {"base_urls": ["http://h:1"], "send": "chat"},
-    {"base_urls": ["http://h:1"], "server": "tgi"},
-    {"base_urls": ["http://h:1"], "extra_body": {"prompt": "x"}},
-    {"base_urls": ["http://h:1"], "backoff_base_s": 5, "backoff_max_s": 1},
-    {"base_urls": ["http://h:1"], "api_key_env": "NOT A NAME"},
-    {"base_urls": ["http://h:1"], "api_key_env": "SYNTH_TEST_SURELY_UNSET_VARIABLE"},
+    {"base_urls": ["ftp://127.0.0.1:8000"]},
+    {"base_urls": ["http://127.0.0.1:1", "http://127.0.0.1:1/v1"]},
+    {"base_urls": ["http://127.0.0.1:1"], "request_timeout_s": 0},
+    {"base_urls": ["http://127.0.0.1:1"], "max_retries": -1},
+    {"base_urls": ["http://127.0.0.1:1"], "send": "chat"},
+    {"base_urls": ["http://127.0.0.1:1"], "server": "tgi"},
+    {"base_urls": ["http://127.0.0.1:1"], "extra_body": {"prompt": "x"}},
+    {"base_urls": ["http://127.0.0.1:1"], "backoff_base_s": 5, "backoff_max_s": 1},
+    {"base_urls": ["http://127.0.0.1:1"], "api_key_env": "NOT A NAME"},
+    {"base_urls": ["http://127.0.0.1:1"], "api_key_env": "SYNTH_TEST_SURELY_UNSET_VARIABLE"},
 ])
 def test_bad_config_raises_value_error(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

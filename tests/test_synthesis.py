@@ -9,9 +9,10 @@ import random
 
 import pytest
 
+from synth.env.outcome import changed_leaves, perturb
 from synth.pipeline.config import ConfigError
 from synth.sandbox import Sandbox, SandboxLimits, SandboxUnavailable, isolation_required
-from synth.synthesis.answer import changed_leaves, decode_answer, make_corruptions, perturb
+from synth.synthesis.answer import decode_answer, make_corruptions
 from synth.synthesis.blueprints import (
     LEVEL_FILES,
     blueprints,
@@ -109,7 +110,7 @@ def test_corruptions_are_wrong_and_deterministic() -> None:
                                        "wrong_answer", "partial_answer", "empty_answer"]
     assert kinds == make_corruptions(before, after, answer, ["state", "answer"])
     for c in kinds:
-        assert (c.db, c.answer) != (after, answer)
+        assert (c.state, c.answer) != (after, answer)
     assert [c.kind for c in make_corruptions(before, before, "7", ["answer"])] == [
         "wrong_answer", "partial_answer", "empty_answer"]
     for value in (0, 2.5, True, "S02", [1, 2], {"a": 1}, None):

@@ -16,9 +16,9 @@ import test_pipeline_e2e as pipeline_e2e
 from conftest import small_job
 
 from synth.env import registry
+from synth.infra.storage import Output
 from synth.pipeline.config import parse_config
 from synth.pipeline.job import run_job
-from synth.pipeline.storage import Output
 from synth.sandbox import Sandbox, SandboxLimits, SandboxUnavailable, isolation_required
 from synth.synthesis.config import load_synthesis_config
 from synth.synthesis.job import ENV_SCHEMA, _synthesize, plan_environments, run_synthesis
@@ -60,7 +60,7 @@ def families(synthesized):
 
 def test_table_has_one_row_per_environment(synthesized) -> None:
     _, result, out, rows = synthesized
-    assert not result.failed and result.committed == result.environments == 4
+    assert not result.failed and result.committed == result.planned == 4
     assert rows.schema.equals(ENV_SCHEMA)
     for row in rows.to_pylist():
         assert row["status"] == "accepted" and row["isolation"] == "bwrap", row["env_id"]
@@ -104,7 +104,7 @@ def test_every_planted_fault_is_caught_with_its_reason(synthesized) -> None:
 def test_rerun_skips_and_synthesis_is_deterministic(synthesized) -> None:
     config, _, _, rows = synthesized
     again = run_synthesis(config)
-    assert again.skipped == again.environments and not again.failed
+    assert again.skipped == again.planned and not again.failed
     slot = next(s for s in plan_environments(config) if s.env_id == "travel_itinerary-000")
     fresh = asyncio.run(_synthesize(config, slot))
     stored = next(r for r in rows.to_pylist() if r["env_id"] == slot.env_id)
@@ -153,7 +153,7 @@ def rolled_out(synthesized, families, tmp_path_factory):
 
 def test_rollouts_over_synthesized_families(rolled_out, tokenizer, tmp_path) -> None:
     config, result, out = rolled_out
-    assert not result.failed and result.committed == result.shards
+    assert not result.failed and result.committed == result.planned
     assert result.summary["totals"]["samples"] > 0
     pipeline_e2e.test_dataset_loads_with_datasets(rolled_out, tmp_path)
     pipeline_e2e.test_rows_reencode_and_masks_decode_to_completions(rolled_out, tokenizer)
@@ -182,3 +182,22 @@ def test_cli_reports_skips_and_rejects_bad_configs(synthesized, tmp_path) -> Non
     bad = tmp_path / "bad.yaml"
     bad.write_text("output: x\ncategories: []\n")
     assert runner.invoke(app, ["synthesize", str(bad)]).exit_code == 2
+
+
+def test_card_labels_synthesized_families_and_counts_environments(rolled_out, caplog) -> None:
+    config, result, out = rolled_out
+    envs = result.summary["environments"]
+    assert envs and sum(e["tasks"] for e in envs.values()) == 12
+    assert "library_loans-000" in envs and all(e.rsplit("-", 1)[1].isdigit() for e in envs)
+    card = (out / "README.md").read_text()
+    assert "## Per model-written environment" in card
+    assert "| synthesized:out |" in card and "| synthesized:env-library_loans-000 |" in card
+    from synth.pipeline.validate import check_families
+
+    family = check_families(config)[config.families[1].name]
+    assert family.distinct_tasks < config.families[1].tasks
+    with caplog.at_level("WARNING", logger="synth.job"):
+        check_families(config)
+    assert "distinct task(s)" in caplog.text and "families.1" in caplog.text
+    logs = sorted((out / "_logs").glob("run-*.log"))
+    assert logs and "start: 2 shard(s) planned" in logs[-1].read_text()

@@ -46,16 +46,3 @@ def net_payments(payments: list[dict]) -> dict[str, int]:
     for p in payments:
         total[p["payment_id"]] = total.get(p["payment_id"], 0) + p["amount"]
     return {k: v for k, v in total.items() if v}
-
-
-def first_difference(want: Any, got: Any, path: str = "") -> str | None:
-    """Where two JSON values first differ, as a sentence a person can read."""
-    if want == got:
-        return None
-    if isinstance(want, dict) and isinstance(got, dict):
-        for key in sorted({*want, *got}):
-            found = first_difference(want.get(key), got.get(key), f"{path} {key}")
-            if found:
-                return found
-        return None
-    return f"{path.strip()}: expected {want}, found {got}"

@@ -29,7 +29,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
 
     # -- tools ---------------------------------------------------------------------------
     @tool("List the people on the team, optionally one team only, with working hours.",
-          {"team": {"type": "string", "enum": _DATA["teams"]}}, required=[])
+          {"team": {"type": "string", "enum": _DATA["teams"]}})
     def list_people(self, state: dict, team: str | None = None) -> list[dict]:
         return [self._person_view(pid, p) for pid, p in state["people"].items()
                 if team in (None, p["team"])]
@@ -47,7 +47,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
           "hours and free, at least `duration_minutes` long. `ignore_meeting_id` treats that "
           "meeting as free time (useful when rescheduling it).",
           {"person_ids": {**_IDS, "minItems": 1}, "date": _DATE, "duration_minutes": _DURATION,
-           "ignore_meeting_id": _ID}, required=["person_ids", "date", "duration_minutes"])
+           "ignore_meeting_id": _ID})
     def find_free_slots(self, state: dict, person_ids: list[str], date: str,
                         duration_minutes: int, ignore_meeting_id: str = "") -> list[dict]:
         people = [self._get(state, "people", p) for p in person_ids]
@@ -64,8 +64,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
 
     @tool("List meeting rooms, smallest first, optionally filtered by capacity and equipment.",
           {"min_capacity": {"type": "integer", "minimum": 1},
-           "equipment": {"type": "array", "items": {"type": "string", "enum": _EQUIPMENT}}},
-          required=[])
+           "equipment": {"type": "array", "items": {"type": "string", "enum": _EQUIPMENT}}})
     def list_rooms(self, state: dict, min_capacity: int = 1,
                    equipment: list[str] | None = None) -> list[dict]:
         rows = [{"room_id": rid, **r} for rid, r in state["rooms"].items()
@@ -74,7 +73,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
         return sorted(rows, key=lambda r: (r["capacity"], r["room_id"]))
 
     @tool("List room bookings on a date, for one room or for every room.",
-          {"date": _DATE, "room_id": _ID}, required=["date"])
+          {"date": _DATE, "room_id": _ID})
     def get_room_schedule(self, state: dict, date: str, room_id: str = "") -> list[dict]:
         if room_id:
             self._get(state, "rooms", room_id)
@@ -87,8 +86,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
     @tool("Create a meeting. The user is added automatically as organizer and attendee. The "
           "room, if given, must be free for the whole meeting.",
           {"title": {"type": "string", "minLength": 1}, "date": _DATE, "start": _TIME,
-           "duration_minutes": _DURATION, "attendee_ids": _IDS, "room_id": _ID},
-          required=["title", "date", "start", "duration_minutes", "attendee_ids"], writes=True)
+           "duration_minutes": _DURATION, "attendee_ids": _IDS, "room_id": _ID}, writes=True)
     def create_meeting(self, state: dict, title: str, date: str, start: str,
                        duration_minutes: int, attendee_ids: list[str], room_id: str = "") -> dict:
         people = list(dict.fromkeys([state["me"], *attendee_ids]))
@@ -112,8 +110,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
 
     @tool("Move a meeting to a new date and start time, keeping its duration; optionally "
           "change its room (the room must be free).",
-          {"meeting_id": _ID, "date": _DATE, "start": _TIME, "room_id": _ID},
-          required=["meeting_id", "date", "start"], writes=True)
+          {"meeting_id": _ID, "date": _DATE, "start": _TIME, "room_id": _ID}, writes=True)
     def move_meeting(self, state: dict, meeting_id: str, date: str, start: str,
                      room_id: str = "") -> dict:
         old = self._get(state, "meetings", meeting_id)
@@ -125,7 +122,7 @@ class CalendarSchedulingFamily(CalendarSchedulingScenario, CalendarSchedulingVer
         return self._meeting_view(meeting_id, moved)
 
     @tool("Add and/or remove attendees of a meeting (the organizer cannot be removed).",
-          {"meeting_id": _ID, "add": _IDS, "remove": _IDS}, required=["meeting_id"],
+          {"meeting_id": _ID, "add": _IDS, "remove": _IDS},
           writes=True)
     def update_attendees(self, state: dict, meeting_id: str, add: list[str] | None = None,
                          remove: list[str] | None = None) -> dict:

@@ -7,7 +7,6 @@ from typing import Any
 
 from environments.calendar_scheduling.common import _hm, _needs, _norm, _overlap
 from synth.env import Corruption, Task, Verdict
-from synth.env import copy_state as _copy
 
 
 class CalendarSchedulingVerifier:
@@ -72,8 +71,8 @@ class CalendarSchedulingVerifier:
         ours = state["meetings"][mid]
 
         def variant(kind: str, **change: Any) -> Corruption:
-            meetings = {**state["meetings"], mid: {**_copy(ours), **change}}
-            return Corruption(kind, {**state, "meetings": meetings}, answer)
+            return Corruption.edit(kind, state, answer,
+                                   lambda new: new["meetings"][mid].update(change), "meetings")
 
         length = ours["end"] - ours["start"]
         out = [self.missing_write(task, answer),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from environments.library.common import _COUNTS, _DATA, _ID, money
+from environments.library.common import _COUNTS, _DATA, _ID
 from environments.library.scenario import LibraryScenario
 from environments.library.verify import LibraryVerifier
 from synth.data import load_json
-from synth.env import EnvFamily, ToolError, lookup, register, tool
+from synth.env import EnvFamily, ToolError, lookup, money, register, tool
 
 
 @register
@@ -22,7 +22,7 @@ class LibraryFamily(LibraryScenario, LibraryVerifier, EnvFamily):
     @tool("Search the catalog by title, author or both (case-insensitive substring match). "
           "Returns at most 20 books.",
           {"query": _ID, "field": {"type": "string", "enum": ["title", "author", "any"]},
-           "genre": {"type": "string"}}, required=["query"])
+           "genre": {"type": "string"}})
     def search_catalog(self, state: dict, query: str, field: str = "any",
                        genre: str = "") -> list[dict]:
         fields = ["title", "author"] if field == "any" else [field]
@@ -55,8 +55,7 @@ class LibraryFamily(LibraryScenario, LibraryVerifier, EnvFamily):
                 "active_loans": active, **rules}
 
     @tool("List a patron's loans (active by default) with due dates and renewal counts.",
-          {"member_id": _ID, "status": {"type": "string", "enum": ["active", "returned", "all"]}},
-          required=["member_id"])
+          {"member_id": _ID, "status": {"type": "string", "enum": ["active", "returned", "all"]}})
     def list_loans(self, state: dict, member_id: str, status: str = "active") -> list[dict]:
         self._row(state, "members", member_id)
         return [{"loan_id": lid, "book_id": ln["book_id"],
@@ -69,7 +68,7 @@ class LibraryFamily(LibraryScenario, LibraryVerifier, EnvFamily):
 
     @tool("List the books a branch holds, with copies and available copies.",
           {"branch_id": {"type": "string", "enum": list(load_json("library.json")["branches"])},
-           "genre": {"type": "string"}}, required=["branch_id"])
+           "genre": {"type": "string"}})
     def get_branch_inventory(self, state: dict, branch_id: str, genre: str = "") -> list[dict]:
         return [{"book_id": bid, "title": state["books"][bid]["title"],
                  "author": state["books"][bid]["author"], **h[branch_id]}

@@ -6,8 +6,8 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from environments.library.common import _DATA, _PEOPLE, _SHELF, money
-from synth.env import Draft, Toolbox
+from environments.library.common import _DATA, _PEOPLE, _SHELF
+from synth.env import Draft, Toolbox, money
 
 
 class LibraryScenario:

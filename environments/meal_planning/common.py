@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from synth.data import load_json
+from synth.env import money
 
 _DATA = load_json("meal_planning.json")
 _PEOPLE = load_json("people.json")
@@ -48,10 +49,6 @@ _CATALOG = [_recipe(r["name"], r["meal"], r["cuisine"], r["prep_minutes"], r["in
 
 def unsafe(recipe: dict, allergens: list[str]) -> bool:
     return any(a in allergens for a in facts(recipe)["allergens"])
-
-
-def money(cents: float) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def _totals(recipes: dict, slots: dict) -> dict:

@@ -38,8 +38,7 @@ class MealPlanningFamily(MealPlanningScenario, MealPlanningVerifier, EnvFamily):
            "exclude_allergens": {"type": "array", "uniqueItems": True,
                                  "items": {"type": "string", "enum": _ALLERGENS}},
            "max_prep_minutes": {"type": "integer", "minimum": 1},
-           "query": {"type": "string", "description": "text in the name or an ingredient"}},
-          required=[])
+           "query": {"type": "string", "description": "text in the name or an ingredient"}})
     def search_recipes(self, state: dict, meal_type: str | None = None,
                        cuisine: str | None = None, diet: str | None = None,
                        exclude_allergens: list[str] | None = None,
@@ -103,7 +102,7 @@ class MealPlanningFamily(MealPlanningScenario, MealPlanningVerifier, EnvFamily):
 
     @tool("Remove one meal from the plan, or the whole day when no meal is given.",
           {"day": {"type": "string", "enum": _DAYS}, "meal": {"type": "string", "enum": _MEALS}},
-          required=["day"], writes=True)
+          writes=True)
     def remove_from_plan(self, state: dict, day: str, meal: str | None = None) -> dict:
         slots = state["plan"].get(day, {})
         if not slots or (meal is not None and meal not in slots):

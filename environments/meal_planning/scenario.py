@@ -21,10 +21,9 @@ from environments.meal_planning.common import (
     _recipe,
     _totals,
     facts,
-    money,
     unsafe,
 )
-from synth.env import Draft, Toolbox
+from synth.env import Draft, Toolbox, money
 
 
 class MealPlanningScenario:

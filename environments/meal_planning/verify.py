@@ -7,7 +7,6 @@ from typing import Any
 
 from environments.meal_planning.common import _MAIN, _first_problem, unsafe
 from synth.env import Corruption, Task, Verdict
-from synth.env import copy_state as _copy
 
 
 class MealPlanningVerifier:
@@ -25,12 +24,12 @@ class MealPlanningVerifier:
         days, day, meal = rules["days"], rules["days"][-1], rng.choice(_MAIN)
 
         def edit(kind: str, day: str, meal: str, rid: str | None) -> Corruption:
-            out = {**state, "plan": _copy(plan)}
-            if rid is None:
-                del out["plan"][day][meal]
-            else:
-                out["plan"].setdefault(day, {})[meal] = rid
-            return Corruption(kind, out, answer)
+            def change(new: dict) -> None:
+                if rid is None:
+                    del new["plan"][day][meal]
+                else:
+                    new["plan"].setdefault(day, {})[meal] = rid
+            return Corruption.edit(kind, state, answer, change, "plan")
 
         def offending(allergens: list[str]) -> str | None:
             return next((rid for rid, r in book.items() if r["meal_type"] in _MAIN

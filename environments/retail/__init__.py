@@ -2,7 +2,7 @@
 
 Verification kind: final database state. The expected outcome (every order's status, items,
 address and cancel reason, money moved per order and payment method, stock, gift-card
-balances) is taken from the reference in `finalize_check`; any call sequence reaching it passes.
+balances) is the reference's `outcome`; any call sequence reaching it passes.
 Levels add an exchange with a price difference, a name+zip login with a namesake and a
 conditional refund destination, an out-of-stock fallback with a follow-up turn (address
 change), and a second follow-up request (cancel the other pending order).

@@ -12,14 +12,6 @@ _DATA = load_json("retail.json")
 _PEOPLE = load_json("people.json")
 
 
-def dollars(cents: int) -> float:
-    return round(cents / 100, 2)
-
-
-def money(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
-
-
 def _norm(text: str) -> str:
     return " ".join(text.lower().replace(",", " ").replace(".", " ").split())
 

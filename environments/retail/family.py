@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from environments.retail.common import _ID, _IDS, _OPEN, _REASONS, _norm, dollars
+from environments.retail.common import _ID, _IDS, _OPEN, _REASONS, _norm
 from environments.retail.scenario import RetailScenario
 from environments.retail.verify import RetailVerifier
-from synth.env import EnvFamily, ToolError, lookup, register, tool
+from synth.env import EnvFamily, ToolError, dollars, lookup, register, tool
 
 
 @register

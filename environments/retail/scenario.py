@@ -6,8 +6,8 @@ import itertools
 import random
 from typing import Any
 
-from environments.retail.common import _DATA, _PEOPLE, _options_text, money
-from synth.env import Draft, Toolbox
+from environments.retail.common import _DATA, _PEOPLE, _options_text
+from synth.env import Draft, Toolbox, money
 
 
 class RetailScenario:

@@ -18,7 +18,7 @@ class TravelFamily(TravelScenario, TravelVerifier, EnvFamily):
 
     # -- tools ---------------------------------------------------------------------------
     @tool("List the cities in the catalog, optionally only those of one country.",
-          {"country": {"type": "string", "enum": _COUNTRIES}}, required=[])
+          {"country": {"type": "string", "enum": _COUNTRIES}})
     def get_all_cities(self, state: dict, country: str | None = None) -> list[dict]:
         return [{"city_id": cid, "name": c["name"], "country": c["country"]}
                 for cid, c in state["cities"].items() if country in (None, c["country"])]
@@ -37,7 +37,7 @@ class TravelFamily(TravelScenario, TravelVerifier, EnvFamily):
     @tool("Search hotels in a city, cheapest first. Prices are per room per night (USD).",
           {"city_id": _ID, "min_stars": {"type": "integer", "minimum": 1, "maximum": 5},
            "min_rating": {"type": "number", "minimum": 0, "maximum": 5},
-           "max_price": {"type": "number", "minimum": 0}}, required=["city_id"])
+           "max_price": {"type": "number", "minimum": 0}})
     def search_hotels(self, state: dict, city_id: str, min_stars: int = 1,
                       min_rating: float = 0, max_price: float = math.inf) -> list[dict]:
         self._get(state, "cities", city_id)
@@ -53,7 +53,7 @@ class TravelFamily(TravelScenario, TravelVerifier, EnvFamily):
     @tool("Search attractions in a city, cheapest ticket first. Ticket prices are per person.",
           {"city_id": _ID, "category": {"type": "string", "enum": list(_DATA["ticket_ranges"])},
            "max_price": {"type": "number", "minimum": 0},
-           "min_rating": {"type": "number", "minimum": 0, "maximum": 5}}, required=["city_id"])
+           "min_rating": {"type": "number", "minimum": 0, "maximum": 5}})
     def search_attractions(self, state: dict, city_id: str, category: str | None = None,
                            max_price: float = math.inf, min_rating: float = 0) -> list[dict]:
         self._get(state, "cities", city_id)
@@ -68,8 +68,7 @@ class TravelFamily(TravelScenario, TravelVerifier, EnvFamily):
 
     @tool("List direct transport options from one city to another, cheapest first. Prices are "
           "per person; an empty list means there is no direct connection.",
-          {"from_city_id": _ID, "to_city_id": _ID, "mode": {"type": "string", "enum": [*_SPEED]}},
-          required=["from_city_id", "to_city_id"])
+          {"from_city_id": _ID, "to_city_id": _ID, "mode": {"type": "string", "enum": [*_SPEED]}})
     def get_inter_city_transport(self, state: dict, from_city_id: str, to_city_id: str,
                                  mode: str | None = None) -> list[dict]:
         self._get(state, "cities", from_city_id)

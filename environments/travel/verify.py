@@ -13,7 +13,6 @@ from environments.travel.common import (
     _sight_problem,
 )
 from synth.env import Corruption, Task, Verdict
-from synth.env import copy_state as _copy
 
 
 class TravelVerifier:
@@ -79,9 +78,8 @@ class TravelVerifier:
         r = _resolve(task.check["rules"], {c["name"]: cid for cid, c in state["cities"].items()})
 
         def variant(kind: str, change: Any) -> Corruption:
-            new = _copy(sub)
-            change(new)
-            return Corruption(kind, {**state, "submission": new}, answer)
+            return Corruption.edit(kind, state, answer, lambda new: change(new["submission"]),
+                                   "submission")
 
         def swap_hotel(city: str, hid: str) -> Any:
             def change(new: dict) -> None:

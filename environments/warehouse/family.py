@@ -20,8 +20,7 @@ class WarehouseFamily(WarehouseScenario, WarehouseVerifier, EnvFamily):
         return [{"warehouse_id": k, **v} for k, v in state["warehouses"].items()]
 
     @tool("Search SKUs by text in the name or id and/or by category; returns unit costs.",
-          {"query": {"type": "string"}, "category": {"type": "string", "enum": _CATEGORIES}},
-          required=[])
+          {"query": {"type": "string"}, "category": {"type": "string", "enum": _CATEGORIES}})
     def search_skus(self, state: dict, query: str = "", category: str | None = None) -> list[dict]:
         needle = query.lower()
         return [
@@ -43,8 +42,7 @@ class WarehouseFamily(WarehouseScenario, WarehouseVerifier, EnvFamily):
 
     @tool("List the stock rows of a warehouse (optionally one category): bin, units on hand and "
           "reorder point of each SKU stocked there.",
-          {"warehouse_id": _ID, "category": {"type": "string", "enum": _CATEGORIES}},
-          required=["warehouse_id"])
+          {"warehouse_id": _ID, "category": {"type": "string", "enum": _CATEGORIES}})
     def list_stock(self, state: dict, warehouse_id: str, category: str | None = None) -> list[dict]:
         wh = self._warehouse(state, warehouse_id)
         return [{"sku": sid, "name": state["skus"][sid]["name"], **rows[wh]}
@@ -52,7 +50,7 @@ class WarehouseFamily(WarehouseScenario, WarehouseVerifier, EnvFamily):
                 if wh in rows and category in (None, state["skus"][sid]["category"])]
 
     @tool("Get a SKU's stock in every warehouse that holds it (or in one warehouse).",
-          {"sku": _ID, "warehouse_id": _ID}, required=["sku"])
+          {"sku": _ID, "warehouse_id": _ID})
     def get_stock(self, state: dict, sku: str, warehouse_id: str | None = None) -> list[dict]:
         sid, _ = self._sku(state, sku)
         only = self._warehouse(state, warehouse_id) if warehouse_id else None
@@ -60,7 +58,7 @@ class WarehouseFamily(WarehouseScenario, WarehouseVerifier, EnvFamily):
                 if only in (None, wh)]
 
     @tool("List stock rows below their reorder point, in one warehouse or everywhere.",
-          {"warehouse_id": _ID}, required=[])
+          {"warehouse_id": _ID})
     def list_low_stock(self, state: dict, warehouse_id: str | None = None) -> list[dict]:
         only = self._warehouse(state, warehouse_id) if warehouse_id else None
         return [{"sku": sid, "name": state["skus"][sid]["name"],
@@ -80,7 +78,7 @@ class WarehouseFamily(WarehouseScenario, WarehouseVerifier, EnvFamily):
     @tool("List recent stock movements (receipts, shipments, transfers, adjustments), newest "
           "last, optionally for one SKU and/or warehouse.",
           {"sku": _ID, "warehouse_id": _ID, "limit": {"type": "integer", "minimum": 1,
-                                                       "maximum": 100}}, required=[])
+                                                       "maximum": 100}})
     def list_movements(self, state: dict, sku: str | None = None,
                        warehouse_id: str | None = None, limit: int = 20) -> list[dict]:
         sid = self._sku(state, sku)[0] if sku else None
@@ -89,7 +87,7 @@ class WarehouseFamily(WarehouseScenario, WarehouseVerifier, EnvFamily):
                 if sid in (None, m["sku"]) and wh in (None, m["warehouse_id"])]
         return rows[-limit:]
 
-    @tool("List purchase orders, optionally for one SKU.", {"sku": _ID}, required=[])
+    @tool("List purchase orders, optionally for one SKU.", {"sku": _ID})
     def list_purchase_orders(self, state: dict, sku: str | None = None) -> list[dict]:
         sid = self._sku(state, sku)[0] if sku else None
         return [{**p, "unit_price": p["unit_price"] / 100} for p in state["purchase_orders"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from environments.warehouse.common import _CATEGORIES, _DATA, money
-from synth.env import Draft, Toolbox
+from environments.warehouse.common import _CATEGORIES, _DATA
+from synth.env import Draft, Toolbox, money
 
 
 class WarehouseScenario:

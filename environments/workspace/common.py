@@ -9,8 +9,6 @@ from synth.data import load_json
 _PATH = {"type": "string", "minLength": 1, "description": "Absolute path, e.g. /finance/x.pdf"}
 _PATHS = {"type": "array", "items": _PATH, "minItems": 1}
 _TAGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 LARGE = 5_000_000
 
 

@@ -40,7 +40,7 @@ class WorkspaceFamily(WorkspaceScenario, WorkspaceVerifier, EnvFamily):
     @tool("Find files under a folder whose name, tag and/or text match (all given criteria, "
           "case-insensitive substrings; tag must match exactly).",
           {"under": _PATH, "name_contains": {"type": "string"}, "tag": {"type": "string"},
-           "content_contains": {"type": "string"}}, required=[])
+           "content_contains": {"type": "string"}})
     def search_files(self, state: dict, under: str = "/", name_contains: str = "",
                      tag: str = "", content_contains: str = "") -> list[dict]:
         root = self._folder(state, under)
@@ -110,7 +110,7 @@ class WorkspaceFamily(WorkspaceScenario, WorkspaceVerifier, EnvFamily):
         return {"deleted": found}
 
     @tool("Add and/or remove tags on files or folders.",
-          {"paths": _PATHS, "add": _TAGS, "remove": _TAGS}, required=["paths"], writes=True)
+          {"paths": _PATHS, "add": _TAGS, "remove": _TAGS}, writes=True)
     def set_tags(self, state: dict, paths: list[str], add: list[str] | None = None,
                  remove: list[str] | None = None) -> dict:
         found = [self._existing(state, p) for p in paths]

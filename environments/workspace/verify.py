@@ -1,19 +1,19 @@
-"""Verification and corruptions of the workspace family."""
+"""The outcome, the answer check and the domain corruptions of the workspace family."""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
-from environments.workspace.common import _DATE, _NUMBER
-from synth.env import Corruption, Task, Verdict, canonical_hash
-from synth.env import copy_state as _copy
+from synth.env import Corruption, Task, canonical_hash, numbers_in
 
 
 class WorkspaceVerifier:
-    """Verification and corruptions of `WorkspaceFamily` (a mixin)."""
+    """The outcome, the answer check and the domain corruptions of `WorkspaceFamily`."""
 
-    # -- verification --------------------------------------------------------------------
+    def outcome(self, task: Task, state: Any) -> dict[str, Any]:
+        return self._view(state)
+
     @staticmethod
     def _view(state: dict) -> dict:
         """Files under /finance and /archive, and the trash, independent of how they got there."""
@@ -25,7 +25,7 @@ class WorkspaceVerifier:
         return {"files": files, "trash": trash}
 
     def finalize_check(self, check: dict, state: Any, answer: str) -> dict:
-        """The expected tree is the reference's; the size to report is computed from it."""
+        """The size to report is computed from the reference's tree; its hash is kept too."""
         view = self._view(state)
         year = check["year"]
         if check["report"] == "trash":
@@ -34,51 +34,44 @@ class WorkspaceVerifier:
             amount = sum(v[0] for p, v in view["files"].items()
                          if p.startswith((f"/archive/{year}/", "/archive/large/"))
                          and "paid" in v[3] and p.rsplit("/", 1)[1].startswith(f"invoice_{year}-"))
-        return {**check, "amount": amount, "hash": canonical_hash(view), "expected": view}
+        return {**check, "amount": amount, "hash": canonical_hash(view)}
 
-    def verify(self, task: Task, state: Any, answer: str) -> Verdict:
-        check, got, want = task.check, self._view(state), task.check["expected"]
-        if got != want:  # equal views have equal canonical hashes (check["hash"])
-            for path in sorted({**want["files"], **got["files"]}):
-                if want["files"].get(path) != got["files"].get(path):
-                    have = "missing" if path not in got["files"] else "unexpected or different"
-                    return Verdict.fail(f"{path}: {have} (expected {want['files'].get(path)})")
-            return Verdict.fail(f"trash holds {got['trash']}, expected {want['trash']}")
-        if check["report"]:
-            said = [round(float(n.replace(",", ""))) for n in
-                    _NUMBER.findall(_DATE.sub(" ", answer))]
-            if check["amount"] not in said:
-                return Verdict.fail(f"answer does not state the {check['report']} total "
-                                    f"{check['amount']:,} bytes")
-        return Verdict.ok()
+    def answer_problem(self, task: Task, answer: str) -> str | None:
+        check = task.check
+        if check["report"] and check["amount"] not in [
+                round(n) for n in numbers_in(answer, skip_dates=True)]:
+            return f"answer does not state the {check['report']} total {check['amount']:,} bytes"
+        return None
 
     def corruptions(self, task: Task, state: Any, answer: str,
                     rng: random.Random) -> list[Corruption]:
         year = task.check["year"]
         archived = sorted(p for p in state["entries"] if p.startswith(f"/archive/{year}/invoice_"))
-        left = _copy(state)  # the reference always archives at least one invoice there
-        self._relocate(left, archived[0], f"/finance/invoices/{archived[0].rsplit('/', 1)[1]}")
-        out = [self.missing_write(task, answer), Corruption("left_behind", left, answer)]
+
+        def moved(kind: str, path: str, target: str) -> Corruption:
+            return Corruption.edit(kind, state, answer,
+                                   lambda new: self._relocate(new, path, target), "entries")
+
+        name = archived[0].rsplit("/", 1)[1]  # the reference always archives one invoice there
+        out = [moved("left_behind", archived[0], f"/finance/invoices/{name}")]
         if task.difficulty < 4:
-            decoy = _copy(state)
             other = next(p for p in sorted(state["entries"])
                          if p.startswith("/finance/invoices/inv"))
-            self._relocate(decoy, other, f"/archive/{year}/{other.rsplit('/', 1)[1]}")
-            out.append(Corruption("decoy_archived", decoy, answer))
+            out.append(moved("decoy_archived", other, f"/archive/{year}/{other.rsplit('/', 1)[1]}"))
         if task.difficulty >= 2:
-            untagged = _copy(state)
-            untagged["entries"][archived[-1]]["tags"] = []
-            out.append(Corruption("untagged", untagged, answer))
+            out.append(Corruption.edit(
+                "untagged", state, answer,
+                lambda new: new["entries"][archived[-1]].update(tags=[]), "entries"))
         for large in (p for p in state["entries"] if p.startswith("/archive/large/invoice_")):
-            misfiled = _copy(state)
-            self._relocate(misfiled, large, f"/archive/{year}/{large.rsplit('/', 1)[1]}")
-            out.append(Corruption("large_misfiled", misfiled, answer))
+            out.append(moved("large_misfiled", large, f"/archive/{year}/{large.rsplit('/', 1)[1]}"))
         if task.difficulty >= 4:
-            kept = _copy(state)
-            item = next(t for t in kept["trash"] if "VOID" in t["content"])
-            kept["trash"].remove(item)
-            kept["entries"][f"/archive/{year}/void.pdf"] = item
+            def void_archived(new: dict) -> None:
+                item = next(t for t in new["trash"] if "VOID" in t["content"])
+                new["trash"].remove(item)
+                new["entries"][f"/archive/{year}/void.pdf"] = item
+
             wrong = f"The total is {task.check['amount'] + 1000:,} bytes."
-            out += [Corruption("void_archived", kept, answer),
+            out += [Corruption.edit("void_archived", state, answer, void_archived,
+                                    "trash", "entries"),
                     Corruption("wrong_answer", state, wrong)]  # verify never mutates it
         return out

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from synth.resources import config_path
+
 TARGET_WALL_S = 60.0
-MINIATURE = Path(__file__).resolve().parents[2] / "configs" / "miniature.yaml"
+MINIATURE = config_path("miniature.yaml")
 
 
 def bench_e2e(smoke: bool = False, config: Path = MINIATURE) -> dict[str, Any]:

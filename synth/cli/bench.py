@@ -85,6 +85,34 @@ def e2e(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
     _emit(bench_e2e(smoke=smoke), as_json, "end to end (miniature)")
 
 
+@bench_app.command("driver")
+def driver(as_json: JsonOpt = False, smoke: SmokeOpt = False) -> None:
+    """Driver CPU per work unit at 1k and 20k trivial units, and a simulated 100k resume."""
+    from synth.bench.driver import bench_driver
+
+    _emit(bench_driver(smoke=smoke), as_json, "driver cost per unit")
+
+
+@bench_app.command("report")
+def report(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+           samples: Annotated[int, typer.Option(help="samples in the synthetic output")] = 100_000
+           ) -> None:
+    """`synth report` on a synthetic output: wall time and peak RSS (target < 30 s, < 1 GiB)."""
+    from synth.bench.report import bench_report
+
+    _emit(bench_report(n_samples=samples, smoke=smoke), as_json, "dataset report")
+
+
+@bench_app.command("sandbox")
+def sandbox(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+            runs: Annotated[int, typer.Option(help="starts measured per figure")] = 30) -> None:
+    """Start-up cost of a sandboxed command vs a plain subprocess (same run); footprint."""
+    from synth.bench.sandbox import bench_sandbox
+
+    result = bench_sandbox(runs=3, workspace_files=50) if smoke else bench_sandbox(runs=runs)
+    _emit(result, as_json, "sandbox start-up")
+
+
 @bench_app.command("search")
 def search(as_json: JsonOpt = False, smoke: SmokeOpt = False,
            documents: Annotated[int, typer.Option(help="encyclopedia size")] = 20000,

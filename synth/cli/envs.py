@@ -7,10 +7,21 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
+
+WIDE_TABLE = 110  # narrower consoles get the compact listing
 
 envs_app = typer.Typer(no_args_is_help=True, help="Browse environment families.")
 console = Console()
+
+
+def level_range(levels: list[int]) -> str:
+    """'1-5' for consecutive levels, else '1,3,5'."""
+    if len(levels) > 2 and levels == list(range(levels[0], levels[-1] + 1)):
+        return f"{levels[0]}-{levels[-1]}"
+    return ",".join(map(str, levels))
 
 
 @envs_app.command("list")
@@ -31,15 +42,25 @@ def list_families(
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
-    table = Table(title="environment families")
-    table.add_column("name", no_wrap=True)
-    for column in ("tools", "levels", "multi-turn", "verification"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("description", ratio=1)
+    if console.width >= WIDE_TABLE:
+        table = Table(title="environment families")
+        table.add_column("name", no_wrap=True)
+        for column in ("tools", "levels", "multi-turn", "verification"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("description", ratio=1)
+        for r in rows:
+            table.add_row(r["name"], str(r["tools"]), level_range(r["difficulties"]),
+                          "yes" if r["multi_turn"] else "no", r["verification"],
+                          r["description"])
+        console.print(table)
+        return
+    # narrow terminals: one summary line per family, its description wrapped underneath
     for r in rows:
-        table.add_row(r["name"], str(r["tools"]), ",".join(map(str, r["difficulties"])),
-                      "yes" if r["multi_turn"] else "no", r["verification"], r["description"])
-    console.print(table)
+        turns = "multi-turn" if r["multi_turn"] else "single-turn"
+        console.print(Text.assemble(
+            (r["name"], "bold cyan"), f"  {r['tools']} tools · levels "
+            f"{level_range(r['difficulties'])} · {turns} · verifies {r['verification']}"))
+        console.print(Padding(r["description"], (0, 0, 0, 2), expand=False), highlight=False)
 
 
 @envs_app.command("show")

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pyarrow.dataset as ds
 from rich.console import Console
 from rich.text import Text
 
-from synth.pipeline.storage import Output
+from synth.infra.storage import Output
+from synth.report.conversation import mask_runs
 from synth.tokenizer import load_tokenizer
-
-
-def mask_runs(ids: list[int], mask: list[int]) -> list[tuple[int, list[int]]]:
-    """Consecutive runs of equal mask value: [(mask, ids), ...]."""
-    runs = []
-    position = 0
-    for value, group in itertools.groupby(mask):
-        size = len(list(group))
-        runs.append((value, ids[position:position + size]))
-        position += size
-    return runs
 
 
 def show_samples(path: str, *, n: int, family: str | None, console: Console) -> None:

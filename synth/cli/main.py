@@ -13,17 +13,35 @@ from rich.console import Console
 
 from synth.cli.bench import bench_app
 from synth.cli.envs import envs_app
+from synth.cli.report import report
 from synth.cli.search import serve_search
+from synth.cli.version import print_version
+from synth.resources import config_path
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Agentic post-training data for DeepSeek-V3.2.")
 app.add_typer(envs_app, name="envs")
 app.add_typer(bench_app, name="bench")
+app.command()(report)
 app.command("serve-search")(serve_search)
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line (never wrapped)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "miniature.yaml"
+DEFAULT_CONFIG = config_path("miniature.yaml")
+
+
+class _State:
+    debug = False
+
+
+@app.callback()
+def root(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Agentic post-training data for DeepSeek-V3.2."""
+    _State.debug = debug
 
 
 def config_error(message: str) -> typer.Exit:
@@ -41,9 +59,13 @@ def run(
     tasks: Annotated[int | None, typer.Option(help="tasks per family (all families)")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    overwrite: Annotated[bool, typer.Option(help="delete the output's earlier job files "
+                                                 "first (needed to change the config)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="no progress; print the manifest as "
+                                                         "one JSON object at the end")] = False,
 ) -> None:
     """Generate tasks, roll out, verify, filter by pass@k and write the dataset."""
-    from synth.cli.progress import run_with_progress
+    from synth.cli.progress import interrupted, run_with_progress
     from synth.pipeline.config import ConfigError, load_config
 
     overrides: dict[str, Any] = {}
@@ -61,16 +83,26 @@ def run(
         if tasks is not None:
             families = [f.model_copy(update={"tasks": tasks}) for f in job.families]
             job = job.model_copy(update={"families": families})
-        from synth.pipeline.validate import check_families
+        from synth.pipeline.validate import check_job
 
-        check_families(job)
+        check_job(job)
+        result = run_with_progress(job, console, quiet=quiet or as_json, overwrite=overwrite,
+                                   summary=not as_json)
     except ConfigError as exc:
         raise config_error(str(exc)) from None
-    result = run_with_progress(job, console, quiet=quiet)
+    except KeyboardInterrupt:
+        err.print(interrupted(job if "job" in locals() else None), highlight=False)
+        raise typer.Exit(code=130) from None
+    if as_json:
+        from synth.infra.storage import Output
+
+        sys.stdout.write(json.dumps(json.loads(Output(job.output).read_text("manifest.json")
+                                               or "{}"), sort_keys=True) + "\n")
     if result.failed:
-        err.print(f"[red]{len(result.failed)} shard(s) failed; rerun to retry them[/]")
+        err.print(f"[red]{len(result.failed)} shard(s) failed; rerunning the same command "
+                  "completes them[/]", highlight=False)
         for record in result.failed[:5]:
-            err.print(f"  {record['shard_id']}: {record['error']}", highlight=False)
+            err.print(f"  {record['unit_id']}: {record['error']}", highlight=False)
         raise typer.Exit(code=1)
 
 
@@ -82,7 +114,12 @@ def inspect(
 ) -> None:
     """Show a few samples with the trained (mask = 1) spans highlighted."""
     from synth.cli.inspect import show_samples
+    from synth.infra.storage import Output
 
+    if not Output(path).exists("data"):
+        err.print(f"[bold red]error:[/] no dataset at {path} (it has no data/ folder)",
+                  highlight=False)
+        raise typer.Exit(code=2)
     show_samples(path, n=n, family=family, console=console)
 
 
@@ -144,8 +181,17 @@ def synthesize(
 
 
 def main() -> None:
+    """The `synth` command: every error is one line (a traceback only with --debug)."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    app()
+    try:
+        app()
+    except Exception as exc:
+        if "--debug" in sys.argv[1:]:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {first} (--debug shows the "
+                  "traceback)", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

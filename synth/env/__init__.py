@@ -1,21 +1,29 @@
 """The environment contract: tools, tasks, families, the registry and the live runtime."""
 
+from synth.env.build import BuildStage
 from synth.env.family import (
+    EXPECTED,
+    MIN_CORRUPTIONS,
     Corruption,
     Draft,
     EnvFamily,
-    FamilyConfig,
+    FamilyOptions,
     Generated,
     SolutionError,
     Toolbox,
-    copy_state,
     tool,
+    validation_failure,
 )
+from synth.env.money import cents_in, dollars, money, numbers_in
+from synth.env.outcome import copy_state, first_difference
 from synth.env.registry import (
+    FamilyOptionsError,
     family_names,
     get_family,
     register,
-    register_factory,
+    register_source,
+    resolve_family,
+    source_prefixes,
     unregister,
 )
 from synth.env.runtime import Environment
@@ -39,11 +47,15 @@ from synth.env.tools import (
 )
 
 __all__ = [
+    "EXPECTED",
+    "MIN_CORRUPTIONS",
+    "BuildStage",
     "Corruption",
     "Draft",
     "EnvFamily",
     "Environment",
-    "FamilyConfig",
+    "FamilyOptions",
+    "FamilyOptionsError",
     "Generated",
     "ReferenceTurn",
     "SolutionError",
@@ -56,16 +68,24 @@ __all__ = [
     "Verdict",
     "canonical_hash",
     "canonical_json",
+    "cents_in",
     "copy_state",
+    "dollars",
     "execute_call",
     "family_names",
+    "first_difference",
     "get_family",
     "lookup",
     "make_task_id",
+    "money",
+    "numbers_in",
     "object_schema",
     "parse_task_id",
     "register",
-    "register_factory",
+    "register_source",
+    "resolve_family",
+    "source_prefixes",
     "tool",
     "unregister",
+    "validation_failure",
 ]

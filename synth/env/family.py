@@ -1,28 +1,52 @@
 """The environment-family contract and self-validating task generation.
 
-A family subclasses `EnvFamily`, declares its tools with `@tool` and implements three methods:
-`build` (a seeded scenario: state, prompts, a solution that may only call tools, a verifier
-spec), `verify` (outcome, not path) and `corruptions` (wrong outcomes the verifier must
-reject). `generate` runs the solution through the tools on a fresh state, records it as the
-reference trace, and emits the task only if the verifier accepts it and rejects every
-corruption; otherwise the task is discarded with a counted reason.
+A family subclasses `EnvFamily`, declares its tools with `@tool` and implements `build` (a
+seeded scenario: state, prompts, a solution that may only call tools, a verifier spec). A
+family that checks the final state writes one projection, `outcome` (what must be true of the
+state); the base class stores the reference's outcome in the check, verifies by the first
+difference and derives generic wrong outcomes from it, so the family adds only an
+`answer_problem` (a total the answer must state) and its domain `corruptions`. A family that
+checks otherwise (constraints, model-written code) overrides `verify` and `corruptions`.
+`generate` runs the solution through the tools on a fresh state, records it as the reference
+trace, and emits the task only if the verifier accepts it and rejects every wrong outcome;
+otherwise the task is discarded with a counted reason.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-import pickle
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from synth.env.build import BuildStage
+from synth.env.outcome import copy_state, first_difference, outcome_edits
 from synth.env.task import ReferenceTurn, Task, Verdict, make_task_id
 from synth.env.tools import Tool, ToolCall, execute_call, object_schema
 
 MIN_CORRUPTIONS = 3
+#: where an outcome-checking family's check keeps the reference's outcome
+EXPECTED = "expected"
+
+
+def _required_parameters(fn: Callable[..., Any], properties: dict[str, Any]) -> list[str]:
+    """The properties whose parameter of `fn(self, state, ...)` has no default, in schema
+    order; a parameter without a schema, or a property without a parameter, is an error."""
+    params = list(inspect.signature(fn).parameters.values())[2:]
+    named = {p.name: p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    needed = {name for name, p in named.items() if p.default is p.empty}
+    if needed - set(properties):
+        raise ValueError(f"tool {fn.__name__}: parameters {sorted(needed - set(properties))} "
+                         "have no schema property")
+    if not takes_any and set(properties) - set(named):
+        raise ValueError(f"tool {fn.__name__}: properties {sorted(set(properties) - set(named))}"
+                         " are not parameters of the function")
+    return [name for name in properties if name in needed]
 
 
 def tool(
@@ -32,17 +56,20 @@ def tool(
     *,
     writes: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a family method `fn(self, state, **args)` as a tool with a closed object schema."""
+    """Mark a family method `fn(self, state, **args)` as a tool with a closed object schema.
+    Unless `required` says otherwise, the parameters without a default are required."""
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__synth_tool__ = (description, object_schema(properties or {}, required), writes)  # type: ignore[attr-defined]
+        props = properties or {}
+        needed = required if required is not None else _required_parameters(fn, props)
+        fn.__synth_tool__ = (description, object_schema(props, needed), writes)  # type: ignore[attr-defined]
         return fn
 
     return mark
 
 
-class FamilyConfig(BaseModel):
-    """Knobs of a family; subclasses add fields. Unknown keys are errors."""
+class FamilyOptions(BaseModel):
+    """Options of a family; subclasses add fields. Unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -105,11 +132,39 @@ class Draft:
 
 
 class Corruption(NamedTuple):
-    """A wrong outcome (state, answer) that the verifier must reject."""
+    """A wrong outcome (state, answer) that the verifier must reject. A generic corruption of
+    an outcome-checking family holds the wrong outcome itself (`projected`), not a state."""
 
     kind: str
     state: Any
     answer: str
+    projected: bool = False
+
+    @classmethod
+    def edit(cls, kind: str, state: Any, answer: str, change: Callable[[Any], object],
+             *parts: str) -> Corruption:
+        """`state` changed by `change` on a copy: of the top-level `parts` only when given
+        (the rest is shared, since verifiers only read), else of all of it."""
+        new = {**state, **{p: copy_state(state[p]) for p in parts}} if parts else copy_state(state)
+        change(new)
+        return cls(kind, new, answer)
+
+
+def validation_failure(corruptions: Sequence[Corruption], verdicts: Callable[[], Iterable[bool]],
+                       minimum: int = MIN_CORRUPTIONS) -> str | None:
+    """Why a task does not validate itself, or None: fewer than `minimum` wrong outcomes, the
+    reference fails its verifier, or a wrong outcome passes (the first one). `verdicts()` gives
+    whether the reference passes, then each corruption in order; it is called only when there
+    are enough corruptions and read lazily, so judging stops at the first failure."""
+    if len(corruptions) < minimum:
+        return "too_few_corruptions"
+    passes = iter(verdicts())
+    if not next(passes, False):
+        return "reference_fails_verifier"
+    for corruption, passed in zip(corruptions, passes, strict=True):
+        if passed:
+            return f"corruption_passes:{corruption.kind}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -118,12 +173,6 @@ class Generated:
 
     task: Task | None
     discard: str | None = None
-
-
-def copy_state(state: Any) -> Any:
-    """A deep copy of a JSON-able state. A pickle round trip is ~4x faster than
-    copy.deepcopy and ~2x faster than a JSON round trip on plain data."""
-    return pickle.loads(pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
 
 
 class EnvFamily:
@@ -137,7 +186,9 @@ class EnvFamily:
     max_calls: ClassVar[int] = 12
     #: tools that block (e.g. run model-written code in a sandbox) run off the event loop
     blocking_tools: ClassVar[bool] = False
-    Config: ClassVar[type[FamilyConfig]] = FamilyConfig
+    Options: ClassVar[type[FamilyOptions]] = FamilyOptions
+    #: whether the family writes `outcome` (and so is verified by comparing outcomes)
+    compares_outcome: ClassVar[bool] = False
     _tool_specs: ClassVar[dict[str, tuple[str, dict[str, Any], bool]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -148,12 +199,15 @@ class EnvFamily:
                 if hasattr(value, "__synth_tool__"):
                     specs[attr] = value.__synth_tool__
         cls._tool_specs = specs
+        cls.compares_outcome = cls.outcome is not EnvFamily.outcome
 
-    def __init__(self, config: FamilyConfig | dict[str, Any] | None = None) -> None:
-        if isinstance(config, FamilyConfig):
-            self.config = config
-        else:
-            self.config = self.Config.model_validate(config or {})
+    def __init__(self, options: FamilyOptions | dict[str, Any] | None = None) -> None:
+        if isinstance(options, self.Options):
+            self.options = options
+        else:  # a dict, or another family's options: validated field by field
+            if isinstance(options, FamilyOptions):
+                options = options.model_dump()
+            self.options = self.Options.model_validate(options or {})
         self.tools: dict[str, Tool] = {
             name: Tool(name, desc, schema, getattr(self, name), writes)
             for name, (desc, schema, writes) in self._tool_specs.items()
@@ -165,20 +219,68 @@ class EnvFamily:
         the same seed at a higher level extends the same scenario (see `harder`)."""
         raise NotImplementedError
 
-    def verify(self, task: Task, state: Any, answer: str) -> Verdict:
-        """Judge the outcome (final state and final answer), never the path taken."""
-        raise NotImplementedError
+    def outcome(self, task: Task, state: Any) -> Any:
+        """What must be true of a final state, as a JSON value in a path-independent form
+        (e.g. balances and statuses of accounts, the bills paid). Families that verify by
+        comparing the agent's outcome with the reference's write only this."""
+        raise NotImplementedError(f"{type(self).__name__} must define outcome() or verify()")
+
+    def answer_problem(self, task: Task, answer: str) -> str | None:
+        """What the final answer fails to state (e.g. a total), on top of the outcome."""
+        return None
 
     def corruptions(
         self, task: Task, state: Any, answer: str, rng: random.Random
     ) -> list[Corruption]:
-        """Wrong outcomes derived from the reference outcome; at least three."""
-        raise NotImplementedError
+        """Wrong outcomes only this family knows (a swapped entity, a wrong answer...);
+        outcome-comparing families get the generic ones besides (`generic_corruptions`)."""
+        return []
 
     def finalize_check(self, check: dict[str, Any], state: Any, answer: str) -> dict[str, Any]:
-        """Complete the verifier spec from the reference outcome (e.g. the expected state's
-        hash). Called once after the reference solution ran; the default keeps it as is."""
+        """Complete the verifier spec from the reference outcome (e.g. an amount to report).
+        Called once after the reference solution ran; the default keeps it as is."""
         return check
+
+    # -- verification by outcome ----------------------------------------------------------
+    def verify(self, task: Task, state: Any, answer: str) -> Verdict:
+        """Judge the outcome (final state and final answer), never the path taken."""
+        return self.judge(task, self.outcome(task, state), answer)
+
+    def judge(self, task: Task, actual: Any, answer: str) -> Verdict:
+        """The verdict on an outcome (already projected) and an answer."""
+        problem = self.outcome_problem(task, actual) or self.answer_problem(task, answer)
+        return Verdict.fail(problem) if problem else Verdict.ok()
+
+    def outcome_problem(self, task: Task, actual: Any) -> str | None:
+        """Where the outcome departs from the reference's; families whose tasks admit other
+        outcomes (another valid flight) override this."""
+        return first_difference(task.check[EXPECTED], actual)
+
+    def generic_corruptions(self, task: Task, state: Any, answer: str) -> list[Corruption]:
+        """For an outcome-comparing family whose reference changed the outcome: the untouched
+        initial state, and the reference's outcome with a value it changed perturbed (first
+        and last), that field dropped and an item of a list it changed duplicated."""
+        if not self.compares_outcome:
+            return []
+        before, after = self.outcome(task, task.initial_state), task.check[EXPECTED]
+        if before == after:
+            return []
+        return [self.missing_write(task, answer),
+                *(Corruption(kind, value, answer, projected=True)
+                  for kind, value in outcome_edits(before, after))]
+
+    def wrong_outcomes(
+        self, task: Task, state: Any, answer: str, rng: random.Random
+    ) -> list[Corruption]:
+        """Every wrong outcome a task's verifier must reject: generic, then domain."""
+        return [*self.generic_corruptions(task, state, answer),
+                *self.corruptions(task, state, answer, rng)]
+
+    def verify_corruption(self, task: Task, corruption: Corruption) -> Verdict:
+        """The verdict on a wrong outcome, whether a state or an already projected outcome."""
+        if corruption.projected:
+            return self.judge(task, corruption.state, corruption.answer)
+        return self.verify(task, corruption.state, corruption.answer)
 
     # -- shared machinery ---------------------------------------------------------------
     def tool_schemas(self, names: list[str] | None = None) -> list[dict[str, Any]]:
@@ -188,6 +290,11 @@ class EnvFamily:
     def new_state(self, task: Task) -> Any:
         """A fresh, private copy of the task's initial state for one rollout."""
         return copy_state(task.initial_state)
+
+    def build_stage(self) -> BuildStage | None:
+        """Work the job must run (as committed Ray units) before generating tasks of this
+        family, e.g. indexing a corpus; None when there is nothing to build."""
+        return None
 
     def release_state(self, state: Any) -> None:
         """Free what `new_state` acquired (a workspace, a kernel) when a rollout ends, however
@@ -246,24 +353,32 @@ class EnvFamily:
             tools=self.tool_schemas(exposed),
             initial_state=initial,
             reference=reference,
-            check=self.finalize_check(dict(draft.check), copy_state(state), answer),
+            check=dict(draft.check),
             metadata=metadata,
         )
+        task.check = self._final_check(task, copy_state(state), answer)
         return self._validated(task, state, answer, seed)
 
+    def _final_check(self, task: Task, final: Any, answer: str) -> dict[str, Any]:
+        """The draft's check completed by the family, then the reference's outcome (last)."""
+        expected = self.outcome(task, final) if self.compares_outcome else None
+        check = self.finalize_check(dict(task.check), final, answer)
+        if self.compares_outcome:
+            check[EXPECTED] = expected
+        return check
+
     def _validated(self, task: Task, state: Any, answer: str, seed: int) -> Generated:
+        def verdicts() -> Iterator[bool]:
+            yield bool(self.verify(task, copy_state(state), answer).passed)
+            for corruption in wrong:
+                yield bool(self.verify_corruption(task, corruption).passed)
+
         try:
-            if not self.verify(task, copy_state(state), answer).passed:
-                return Generated(None, "reference_fails_verifier")
-            corrupted = self.corruptions(task, state, answer, random.Random(seed ^ 0x5EED))
-            if len(corrupted) < MIN_CORRUPTIONS:
-                return Generated(None, "too_few_corruptions")
-            for corruption in corrupted:
-                if self.verify(task, corruption.state, corruption.answer).passed:
-                    return Generated(None, f"corruption_passes:{corruption.kind}")
+            wrong = self.wrong_outcomes(task, state, answer, random.Random(seed ^ 0x5EED))
+            problem = validation_failure(wrong, verdicts)
         except Exception as exc:
             return Generated(None, f"verifier_error:{type(exc).__name__}")
-        return Generated(task)
+        return Generated(task if problem is None else None, problem)
 
     def harder(self, task: Task) -> Generated:
         """Escalate one level: the same seed's scenario with more calls and constraints."""

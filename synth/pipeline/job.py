@@ -1,31 +1,30 @@
-"""The Ray layer: submit a job's shards as Ray tasks, skip committed ones, finish the card.
+"""The main job: plan the shards, run the uncommitted ones through the unit runner, write the
+manifest and the dataset card.
 
-Shards are plain functions (`synth.pipeline.shard.execute_shard`); this module only decides
-where they run. Ray retries a shard whose worker died (`max_retries`); exceptions inside a
-shard are caught there and reported, so one bad shard never stops the job.
+Shards are plain functions (`synth.pipeline.shard.run_shard`); where they run is the unit
+runner's business (`synth.infra.units`): Ray tasks with backpressure, retried when a worker
+dies, exceptions caught inside a shard and recorded, so one bad shard never stops the job.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-import ray
-
+from synth.env import EnvFamily
+from synth.infra.storage import Output
+from synth.infra.units import JobResult, RunProgress, run_units
 from synth.pipeline.card import write_card
-from synth.pipeline.config import JobConfig, RaySpec
+from synth.pipeline.config import JobConfig
+from synth.pipeline.guard import claim_output
 from synth.pipeline.plan import plan_shards
-from synth.pipeline.runtime import family_levels
-from synth.pipeline.shard import execute_shard
-from synth.pipeline.storage import Output
+from synth.pipeline.runlog import RunLog
+from synth.pipeline.shard import ShardContext, run_shard
+from synth.pipeline.validate import check_job
 
 
-@ray.remote(num_cpus=0)
 class ProgressCounter:
-    """Counts shards, trajectories and samples as workers report them."""
+    """Counts trajectories and samples as shards report them (a Ray actor in a job)."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -38,88 +37,62 @@ class ProgressCounter:
         return dict(self.counts)
 
 
-@dataclass
-class JobResult:
-    """What a finished (or partly failed) job reports."""
-
-    output: str
-    shards: int
-    skipped: int
-    committed: int
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    wall_s: float = 0.0
+class BuildStageError(RuntimeError):
+    """A family's build stage left units uncommitted: its tasks cannot be generated."""
 
 
-def init_ray(spec: RaySpec) -> None:
-    """Join the configured cluster (or RAY_ADDRESS), else start an embedded local Ray."""
-    if ray.is_initialized():
+def run_build_stage(name: str, family: EnvFamily, config: JobConfig) -> None:
+    """Run a family's build stage (if any) as committed units; a rerun skips what is built."""
+    stage = family.build_stage()
+    if stage is None:
         return
-    address = spec.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:  # "local": a fresh embedded instance, never a cluster found on this machine
-        ray.init(address="local", num_cpus=spec.num_cpus, include_dashboard=False,
-                 log_to_driver=False)
-
-
-def run_on_ray(function: Callable[..., dict[str, Any]], config: Any, items: list[Any],
-               item_id: Callable[[Any], str], *extra: Any,
-               on_result: Callable[[Any, dict[str, Any], int], None] | None = None,
-               on_tick: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Run `function(config, item, *extra)` as one Ray task per item (fractional CPUs, retried
-    on worker death) and return the error records. A task returns a record dict; one with an
-    "error" key failed inside (caught there), and a dead worker past its retries counts too."""
-    remote = ray.remote(function).options(num_cpus=config.ray.cpus_per_shard,
-                                          max_retries=config.ray.max_retries)
-    config_ref = ray.put(config)
-    waiting = {remote.remote(config_ref, item, *extra): item for item in items}
-    failed: list[dict[str, Any]] = []
-    while waiting:
-        ready, _ = ray.wait(list(waiting), num_returns=1, timeout=0.5)
-        for ref in ready:
-            item = waiting.pop(ref)
-            try:
-                record = ray.get(ref)
-            except Exception as exc:  # the worker died more often than max_retries
-                record = {"id": item_id(item), "error": f"{type(exc).__name__}: {exc}"}
-            if "error" in record:
-                failed.append(record)
-            if on_result is not None:
-                on_result(item, record, len(items) - len(waiting))
-        if on_tick is not None:
-            on_tick(len(items) - len(waiting))
-    return failed
+    report = run_units(Output(stage.output), stage.units, stage.unit_id, stage.work,
+                       stage.context, config.ray)
+    if report.failed:
+        first = report.failed[0]
+        raise BuildStageError(
+            f"{name}: build stage {stage.name!r} failed for {len(report.failed)} unit(s) "
+            f"(first: {first['unit_id']}: {first.get('error')}); rerun to retry them")
 
 
 ProgressHook = Callable[[dict[str, int], int], None]
 
 
 def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
-            on_start: Callable[[int], None] | None = None) -> JobResult:
-    """Run every uncommitted shard of the job on Ray and write the manifest and card."""
+            on_start: Callable[[int], None] | None = None, *,
+            overwrite: bool = False) -> JobResult:
+    """Run every uncommitted shard of the job on Ray and write the manifest and card.
+    ConfigError (before Ray starts): a bad config, or an output that is unwritable or holds
+    another config's data (`overwrite` clears the job's files first)."""
+    import ray
+
+    from synth.infra.raytools import init_ray
+
     started = time.perf_counter()
-    levels = {spec.name: family_levels(spec.name) for spec in config.families}
-    shards = plan_shards(config, levels)
+    families = check_job(config)
     output = Output(config.output)
-    output.ensure()
-    output.clean_tmp()
-    done = output.committed()
-    pending = [s for s in shards if s.shard_id not in done]
+    fingerprint = claim_output(config, output, overwrite)
     init_ray(config.ray)
-    progress = ProgressCounter.remote()
+    for name, family in families.items():
+        run_build_stage(name, family, config)
+    shards = plan_shards(config, {name: f.levels for name, f in families.items()})
+    counter = ray.remote(num_cpus=0)(ProgressCounter).remote()
     if on_start is not None:
         on_start(len(shards))
 
-    def tick(finished: int) -> None:
+    def tick(progress: RunProgress) -> None:
         if on_progress is not None:
-            on_progress(ray.get(progress.snapshot.remote()), len(done) + finished)
+            on_progress(ray.get(counter.snapshot.remote()), progress.finished)
 
-    failed = run_on_ray(execute_shard, config, pending, lambda s: s.shard_id, progress,
-                        on_tick=tick)
-    committed = output.committed()
-    summary = write_card(output, config, shards, committed)
-    output.clean_tmp()  # leave no empty scratch folder beside the dataset
-    return JobResult(output=config.output, shards=len(shards), skipped=len(done),
-                     committed=len(committed), failed=failed, summary=summary,
+    log = RunLog(config, len(shards))
+    report = run_units(output, shards, lambda s: s.shard_id, run_shard,
+                       ShardContext(config, counter), config.ray, on_progress=tick,
+                       on_unit=log.unit_finished)
+    planned = {s.shard_id for s in shards}
+    records = {k: v for k, v in report.records.items() if k in planned}
+    summary = write_card(output, config, shards, records, fingerprint)
+    log.finish(output, report.skipped, len(records), report.failed, summary)
+    output.clean_tmp()  # the card and log are written through the scratch folder too
+    return JobResult(output=config.output, planned=len(shards), skipped=report.skipped,
+                     committed=len(records), failed=report.failed, summary=summary,
                      wall_s=time.perf_counter() - started)

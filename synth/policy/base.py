@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from synth.env import EnvFamily, Task
 
 
 class Sampling(BaseModel):
@@ -75,6 +79,10 @@ class Policy(ABC):
     @abstractmethod
     async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:
         """One completion for `prompt`. Must not raise: failures are error completions."""
+
+    def prepare(self, family: EnvFamily, tasks: list[Task]) -> None:  # noqa: B027 - optional
+        """Called with a shard's tasks before its rollouts (a stand-in reads them; a server
+        client has nothing to do)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections; the default has none."""

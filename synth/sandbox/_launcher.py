@@ -1,10 +1,14 @@
 """Trusted launcher that runs *inside* the sandbox (stdlib only, never imported by synth).
 
-The host starts it as ``python -I -S -B -c <this source> RESULT_FD`` with the JSON
-payload on stdin. It forks: the child drops privileges, applies rlimits and runs the
-untrusted code, sending its JSON return value over a private pipe; this parent (which
-untrusted code cannot ptrace or open /proc/<pid>/fd of: other uid or non-dumpable)
-writes one report to RESULT_FD. stdout is never parsed, so printing cannot forge a value.
+Two modes, both forking a child that drops privileges (to UID when not ``-``) and applies
+rlimits while this parent (which untrusted code cannot ptrace or open /proc/<pid>/fd of:
+other uid or non-dumpable) writes one report to RESULT_FD (``-``: none):
+
+* ``call RESULT_FD UID`` with the JSON payload on stdin: run untrusted Python, its JSON
+  return value comes back over a private pipe; stdout is never parsed, so printing cannot
+  forge a value.
+* ``exec RESULT_FD UID CONFIG_JSON -- ARGV...``: exec a program; this parent exits with its
+  status (128 + signal when killed), so the command line also works without a report.
 """
 
 import base64
@@ -108,14 +112,19 @@ def _describe(exc: BaseException) -> dict:
     }
 
 
-def _child(p: dict, w: int) -> None:
-    uid = p.get("uid")
+def _drop_privileges(uid) -> None:
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write("1000")  # out of memory, the kernel kills the untrusted side, not us
     if uid is not None:  # host is root: run as a private uid so RLIMIT_NPROC bites
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     _prctl(38, 1)  # no new privileges (bwrap sets it too; the plain backend does not)
     _prctl(4, 1)  # dumpable again (setuid and our parent cleared it): /proc/self stays ours
+
+
+def _child(p: dict, w: int) -> None:
+    _drop_privileges(p.get("uid"))
     os.chdir(p["workdir"])
     _materialize(p["files"])
     _apply_limits(p["limits"])
@@ -140,9 +149,7 @@ def _child(p: dict, w: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(w, view) :]
+    _write_all(w, data)
     os._exit(0)
 
 
@@ -172,24 +179,78 @@ def _supervise(pid: int, r: int, cap: int) -> tuple[dict, bytes]:
         chunks.append(chunk)
     if status is None:
         _, status, usage = os.wait4(pid, 0)
+    report = {**_status(status, usage), "result_overflow": overflow}
+    return report, (b"" if overflow else b"".join(chunks))
+
+
+def _status(status: int, usage) -> dict:
     return {
         "exit_code": os.waitstatus_to_exitcode(status),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "maxrss_kb": usage.ru_maxrss,
-        "result_overflow": overflow,
-    }, (b"" if overflow else b"".join(chunks))
+    }
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _exec_command(result_fd, uid, config: dict, argv: list) -> None:
+    """Fork the command, wait for it, report; exit with its status like a shell would."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if result_fd is not None:
+                os.close(result_fd)
+            _drop_privileges(uid)
+            os.chdir(config["cwd"])
+            _apply_limits(config["limits"])
+            os.execvpe(argv[0], argv, config["env"])
+        except OSError as exc:
+            sys.stderr.write(f"sandbox: cannot run {argv[0]!r}: {exc.strerror}\n")
+            os._exit(127 if exc.errno == 2 else 126)
+        except BaseException:
+            traceback.print_exc()
+        os._exit(126)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)  # the command decides; we outlive it
+    while True:
+        try:
+            _, status, usage = os.wait4(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    report = _status(status, usage)
+    if result_fd is not None:
+        _write_all(result_fd, json.dumps(report).encode() + b"\n")
+    code = report["exit_code"]
+    os._exit(code if code >= 0 else 128 - code)
+
+
+
+
+
+def _optional_int(text: str):
+    return None if text == "-" else int(text)
 
 
 def main() -> None:
-    result_fd = int(sys.argv[1])
+    mode, result_fd, uid = sys.argv[1], _optional_int(sys.argv[2]), _optional_int(sys.argv[3])
+    _prctl(4, 0)  # not dumpable: a same-uid child cannot open /proc/<us>/fd or ptrace us
+    if mode == "exec":
+        if sys.argv[5] != "--":
+            raise SystemExit("usage: exec RESULT_FD UID CONFIG_JSON -- ARGV...")
+        _exec_command(result_fd, uid, json.loads(sys.argv[4]), sys.argv[6:])
     payload = json.loads(sys.stdin.buffer.read())
+    payload["uid"] = uid
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    _prctl(4, 0)  # not dumpable: a same-uid child cannot open /proc/<us>/fd or ptrace us
-    if payload.get("uid") is not None:  # privileged mode: /work belongs to the run's uid
+    if uid is not None and os.stat(payload["workdir"]).st_uid != uid:  # /work is the run's
         os.chmod(payload["workdir"], 0o700)  # before chown: root here lacks CAP_FOWNER
-        os.chown(payload["workdir"], payload["uid"], payload["uid"])
+        os.chown(payload["workdir"], uid, uid)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -201,10 +262,9 @@ def main() -> None:
             traceback.print_exc()
         os._exit(70)
     os.close(w)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the code, not us
     report, frame = _supervise(pid, r, payload["limits"]["result_bytes"])
-    view = memoryview(json.dumps(report).encode() + b"\n" + frame)
-    while view:
-        view = view[os.write(result_fd, view) :]
+    _write_all(result_fd, json.dumps(report).encode() + b"\n" + frame)
 
 
 if __name__ == "__main__":

@@ -9,35 +9,45 @@ bwrap runs in one of two modes:
   dirs such as /root (where pyenv lives) are 0700, so bwrap mounts as root without a
   user namespace, keeps only CAP_SETUID/SETGID/CHOWN/KILL for the trusted launcher, and the
   launcher's child switches to a private, otherwise unused uid leased per run.
+
+Either way bwrap is started by the trusted wrapper ``_confine.py`` (uid lease, seccomp
+filter, writable mounts), so a command line built here confines the same way whoever runs it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import functools
+import json
 import logging
 import os
-import random
 import shutil
+import site
 import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from synth.sandbox.models import SandboxError, SandboxLimits
+from synth.sandbox.bounds import SCRATCH_MOUNTPOINT, check_bounds, confine_bounds
+from synth.sandbox.decode import cpu_rlimit
+from synth.sandbox.models import SandboxError, SandboxLimits, SandboxUnavailable
 from synth.sandbox.seccomp import build_filter
 
 log = logging.getLogger("synth.sandbox")
 LAUNCHER_SOURCE = Path(__file__).with_name("_launcher.py").read_text()
+CONFINE_SOURCE = Path(__file__).with_name("_confine.py").read_text()
+UID_TOKEN = "@UID@"  # replaced by the wrapper with the uid it leased
 SANDBOX_WORKDIR = "/work"
 SITE_ROOT = "/site"  # venv site-packages appear here (the host path may lie under /work)
-UID_POOL = 4096
-_PREFERRED_UID = 2_000_000
+ETC_ESSENTIALS = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "nsswitch.conf",
+                  "hosts")  # fmt: skip
+_checks: dict[tuple[Any, ...], str | None] = {}
+_checks_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class Interpreter:
     executable: str
     prefix: str
     site_dirs: tuple[str, ...]
+    base_site_dirs: tuple[str, ...] = ()  # the interpreter's own, hidden unless exposed
 
     @classmethod
     def current(cls) -> Interpreter:
@@ -55,7 +66,13 @@ class Interpreter:
         executable = str(exe) if exe.exists() else os.path.realpath(sys.executable)
         paths = sysconfig.get_paths()
         sites = dict.fromkeys(os.path.realpath(paths[k]) for k in ("purelib", "platlib"))
-        return cls(executable, prefix, tuple(p for p in sites if os.path.isdir(p)))
+        base = site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])
+        base_sites = dict.fromkeys(os.path.realpath(p) for p in base)
+        return cls(executable, prefix, tuple(p for p in sites if os.path.isdir(p)),
+                   tuple(p for p in base_sites if os.path.isdir(p)))
+
+    def exposed_sites(self, site_packages: bool) -> tuple[str, ...]:
+        return self.site_dirs if site_packages else ()
 
 
 def find_bwrap(explicit: str | None = None) -> str | None:
@@ -65,7 +82,7 @@ def find_bwrap(explicit: str | None = None) -> str | None:
 
 
 @functools.cache
-def _bwrap_features(bwrap: str) -> frozenset[str]:
+def bwrap_features(bwrap: str) -> frozenset[str]:
     try:
         out = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
@@ -74,7 +91,10 @@ def _bwrap_features(bwrap: str) -> frozenset[str]:
     return frozenset(f for f in ("--disable-userns", "--size") if f in text)
 
 
-def _ro_binds(interp: Interpreter, site_packages: bool) -> list[str]:
+def system_binds(interp: Interpreter, site_packages: bool, *, etc: bool = False,
+                 hidden_under: tuple[str, ...] = (SANDBOX_WORKDIR,)) -> list[str]:
+    """Read-only /usr, /bin, /lib*, (with ``etc``) the /etc essentials, and the interpreter
+    prefix with every site-packages directory not exposed covered by an empty read-only dir."""
     args = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
@@ -82,19 +102,110 @@ def _ro_binds(interp: Interpreter, site_packages: bool) -> list[str]:
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
+    for name in ETC_ESSENTIALS if etc else ():
+        if os.path.exists(f"/etc/{name}"):
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     path = interp.prefix
-    if path == SANDBOX_WORKDIR or path.startswith(SANDBOX_WORKDIR + "/"):
+    if any(path == h or path.startswith(h.rstrip("/") + "/") for h in hidden_under):
         raise SandboxError(f"python prefix {path} would be hidden by the sandbox's {path}")
     if not (path == "/usr" or path.startswith("/usr/")):
-        # bwrap would create missing parents 0700 (root-only): make them 0755 first
-        for parent in reversed(Path(path).parents[:-1]):
-            args += ["--dir", str(parent)]
-        args += ["--ro-bind", path, path]
-    if site_packages and interp.site_dirs:
+        args += [*parent_dirs(path), "--ro-bind", path, path]
+    exposed = interp.exposed_sites(site_packages)
+    for hidden in interp.base_site_dirs:
+        if hidden not in exposed and (_under(hidden, path) or _under(hidden, "/usr")):
+            args += ["--tmpfs", hidden, "--remount-ro", hidden]
+    if exposed:
         args += ["--dir", SITE_ROOT]
-    for i, site in enumerate(interp.site_dirs if site_packages else ()):
-        args += ["--ro-bind", site, f"{SITE_ROOT}/{i}"]
+    for i, site_dir in enumerate(exposed):
+        args += ["--ro-bind", site_dir, f"{SITE_ROOT}/{i}"]
     return args
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def parent_dirs(path: str) -> list[str]:
+    """bwrap would create missing parents 0700 (root-only): make them 0755 first."""
+    args: list[str] = []
+    for parent in reversed(Path(path).parents[:-1]):
+        args += ["--dir", str(parent)]
+    return args
+
+
+def namespace_args(bwrap: str, privileged: bool) -> list[str]:
+    """New pid/net/ipc/uts (and, unprivileged, user) namespaces; no capabilities left but
+    those the launcher needs to switch to the leased uid."""
+    if privileged:  # the wrapper already made the IPC namespace (with limits)
+        ns = ["--unshare-pid", "--unshare-net", "--unshare-uts"]
+        ns += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"):
+            ns += ["--cap-add", cap]
+    else:
+        ns = ["--unshare-all", "--unshare-user", "--cap-drop", "ALL"]
+        if "--disable-userns" in bwrap_features(bwrap):
+            ns.append("--disable-userns")
+    return [*ns, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+
+
+def scratch_args(bwrap: str, dest: str, limits: SandboxLimits, privileged: bool) -> list[str]:
+    """The writable tmpfs at ``dest``: as root the wrapper's (size and inode limits), else
+    bwrap's own (size only)."""
+    if privileged:
+        return ["--bind", SCRATCH_MOUNTPOINT, dest]
+    if "--size" in bwrap_features(bwrap):
+        return ["--size", str(limits.max_disk_mb * 1024 * 1024), "--tmpfs", dest]
+    return ["--tmpfs", dest]
+
+
+def confine_argv(interp: Interpreter, bwrap_argv: list[str], limits: SandboxLimits, *,
+                 privileged: bool, chown: tuple[str, ...] = (),
+                 report_fd: int | None = None) -> list[str]:
+    """The wrapper's command line around ``bwrap_argv``: uid lease, memory bounds, seccomp,
+    chown."""
+    bpf = build_filter()
+    config = {
+        **confine_bounds(limits, privileged),
+        "lease_uid": privileged,
+        "uid_lock_dir": str(Path(tempfile.gettempdir()) / "synth-sandbox-uids"),
+        "seccomp": bpf.hex() if bpf is not None else None,
+        "chown": list(chown) if privileged else [],
+        "report_fd": report_fd,
+    }
+    return [interp.executable, "-I", "-S", "-B", "-c", CONFINE_SOURCE, json.dumps(config), "--",
+            *bwrap_argv]  # fmt: skip
+
+
+def checked(key: tuple[Any, ...], probe: Callable[[], str | None]) -> str | None:
+    """``probe()`` (None: works, else why not) once per process and key."""
+    with _checks_lock:
+        if key not in _checks:
+            try:
+                _checks[key] = probe()
+            except (OSError, SandboxError) as exc:
+                _checks[key] = f"self-check failed: {exc}"
+            if _checks[key] is not None:
+                _checks[key] = _checks[key][:2000]
+        return _checks[key]
+
+
+def choose_bwrap(explicit: str | None, *, force: bool, required: bool,
+                 probe: Callable[[str], str | None]) -> str | None:
+    """bwrap's path if it passes ``probe``; else raise (``force``/``required``) or warn
+    loudly and return None (the weak backend)."""
+    path = find_bwrap(explicit)
+    problem = "bwrap not found (apt-get install bubblewrap)" if path is None else probe(path)
+    if problem is None:
+        check_bounds(os.geteuid() == 0, required)
+        return path
+    if force or required:
+        raise SandboxUnavailable(f"isolated sandbox unavailable: {problem}")
+    log.warning(
+        "sandbox falling back to backend 'none' (rlimits only, NO filesystem/network/"
+        "process isolation): %s",
+        problem,
+    )
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,7 +214,6 @@ class Launch:
 
     argv: list[str]
     workdir: str
-    uid: int | None
     site_dirs: list[str]
     fds: tuple[int, ...] = ()
 
@@ -116,67 +226,36 @@ class BwrapBackend:
     def __init__(self, bwrap: str, interp: Interpreter, site_packages: bool) -> None:
         self.bwrap, self.interp, self.site_packages = bwrap, interp, site_packages
         self.privileged = os.geteuid() == 0
-        self.features = _bwrap_features(bwrap)
+        self.features = bwrap_features(bwrap)
         if "--size" not in self.features:
             log.warning("bwrap < 0.8 has no --size: max_disk_mb is NOT enforced")
         if build_filter() is None:
             log.warning("no seccomp filter for this CPU: namespace syscalls stay open")
 
     @contextlib.contextmanager
-    def prepare(self, limits: SandboxLimits, result_fd: int) -> Iterator[Launch]:
-        uid_cm = lease_uid() if self.privileged else contextlib.nullcontext(None)
-        with uid_cm as uid, contextlib.ExitStack() as stack:
-            seccomp: list[str] = []
-            if (bpf := build_filter()) is not None:
-                r, w = os.pipe()
-                stack.callback(os.close, r)
-                with open(w, "wb") as fh:
-                    fh.write(bpf)
-                seccomp = ["--seccomp", str(r)]
-            argv = self._argv(limits, result_fd, seccomp)
-            fds = (int(seccomp[1]),) if seccomp else ()
-            yield Launch(argv, SANDBOX_WORKDIR, uid, self._sites(), fds)
+    def prepare(self, limits: SandboxLimits, result_fd: int,
+                report_fd: int | None = None) -> Iterator[Launch]:
+        argv = self._argv(limits, result_fd, report_fd)
+        yield Launch(argv, SANDBOX_WORKDIR, self._sites())
 
     def _sites(self) -> list[str]:
-        n = len(self.interp.site_dirs) if self.site_packages else 0
+        n = len(self.interp.exposed_sites(self.site_packages))
         return [f"{SITE_ROOT}/{i}" for i in range(n)]
 
-    def _argv(self, limits: SandboxLimits, result_fd: int, seccomp: list[str]) -> list[str]:
-        if self.privileged:
-            ns = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-            ns += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
-            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"):
-                ns += ["--cap-add", cap]
-        else:
-            ns = ["--unshare-all", "--unshare-user", "--cap-drop", "ALL"]
-            if "--disable-userns" in self.features:
-                ns.append("--disable-userns")
-        tmpfs = ["--tmpfs", SANDBOX_WORKDIR]
-        if "--size" in self.features:
-            tmpfs = ["--size", str(limits.max_disk_mb * 1024 * 1024), *tmpfs]
-        return [
+    def _argv(self, limits: SandboxLimits, result_fd: int, report_fd: int | None) -> list[str]:
+        uid = UID_TOKEN if self.privileged else "-"
+        bwrap = [
             self.bwrap,
-            *ns,
-            "--die-with-parent",
-            "--new-session",
-            *seccomp,
-            "--hostname",
-            "sandbox",
-            *_ro_binds(self.interp, self.site_packages),
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--remount-ro",
-            "/dev",
-            *tmpfs,
-            "--chdir",
-            SANDBOX_WORKDIR,
-            "--remount-ro",
-            "/",
+            *namespace_args(self.bwrap, self.privileged),
+            *system_binds(self.interp, self.site_packages),
+            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+            *scratch_args(self.bwrap, SANDBOX_WORKDIR, limits, self.privileged),
+            "--remount-ro", "/",
             "--",
-            *launcher_argv(self.interp, result_fd),
-        ]
+            *launcher_argv(self.interp, "call", result_fd, uid),
+        ]  # fmt: skip
+        return confine_argv(self.interp, bwrap, limits, privileged=self.privileged,
+                            report_fd=report_fd)
 
 
 class PlainBackend:
@@ -192,63 +271,28 @@ class PlainBackend:
         self.interp, self.site_packages = interp, site_packages
 
     @contextlib.contextmanager
-    def prepare(self, limits: SandboxLimits, result_fd: int) -> Iterator[Launch]:
-        del limits
+    def prepare(self, limits: SandboxLimits, result_fd: int,
+                report_fd: int | None = None) -> Iterator[Launch]:
+        del limits, report_fd
         with tempfile.TemporaryDirectory(prefix="synth-sandbox-") as tmp:
-            sites = list(self.interp.site_dirs) if self.site_packages else []
-            yield Launch(launcher_argv(self.interp, result_fd), tmp, None, sites)
+            sites = list(self.interp.exposed_sites(self.site_packages))
+            yield Launch(launcher_argv(self.interp, "call", result_fd, "-"), tmp, sites)
 
 
-def launcher_argv(interp: Interpreter, result_fd: int) -> list[str]:
+def rlimits(limits: SandboxLimits) -> dict[str, int]:
+    """The launcher's view of the limits (kernel rlimits, in bytes and whole seconds)."""
+    mb = 1024 * 1024
+    return {
+        "cpu_s": cpu_rlimit(limits),
+        "memory_bytes": limits.memory_mb * mb,
+        "file_bytes": limits.max_file_mb * mb,
+        "open_files": limits.max_open_files,
+        "processes": limits.max_processes,
+        "result_bytes": limits.max_result_kb * 1024,
+    }
+
+
+def launcher_argv(interp: Interpreter, mode: str, result_fd: int | None, uid: str) -> list[str]:
     """-I: ignore env and user site; -S: no site-packages unless asked; -B: no .pyc."""
-    return [interp.executable, "-I", "-S", "-B", "-c", LAUNCHER_SOURCE, str(result_fd)]
-
-
-def _mapped_ranges(path: str) -> list[tuple[int, int]]:
-    try:
-        lines = Path(path).read_text().split("\n")
-    except OSError:
-        return [(0, 2**32 - 1)]
-    return [(int(f[0]), int(f[0]) + int(f[2])) for f in (ln.split() for ln in lines) if f]
-
-
-def _uid_range() -> tuple[int, int]:
-    """A pool of uids mapped for both uid and gid (containers may map only 65536)."""
-    uids, gids = _mapped_ranges("/proc/self/uid_map"), _mapped_ranges("/proc/self/gid_map")
-
-    def mapped(lo: int, hi: int) -> bool:
-        return any(a <= lo and hi <= b for a, b in uids) and any(
-            a <= lo and hi <= b for a, b in gids
-        )
-
-    if mapped(_PREFERRED_UID, _PREFERRED_UID + UID_POOL):
-        return _PREFERRED_UID, _PREFERRED_UID + UID_POOL
-    for _a, b in sorted(uids, key=lambda r: r[1] - r[0], reverse=True):
-        lo = max(b - UID_POOL - 1, 1000)
-        if lo < b - 1 and mapped(lo, b - 1):
-            return lo, b - 1
-    raise SandboxError("no block of unused uids is mapped in this user namespace")
-
-
-@contextlib.contextmanager
-def lease_uid() -> Iterator[int]:
-    """A uid no other run on this host holds (flock), so RLIMIT_NPROC is per run."""
-    lock_dir = Path(tempfile.gettempdir()) / "synth-sandbox-uids"
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    lo, hi = _uid_range()
-    for _ in range(256):
-        uid = random.randrange(lo, hi)
-        fd = os.open(lock_dir / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                continue
-            raise
-        try:
-            yield uid
-        finally:
-            os.close(fd)
-        return
-    raise SandboxError("all sandbox uids are busy")
+    fd = "-" if result_fd is None else str(result_fd)
+    return [interp.executable, "-I", "-S", "-B", "-c", LAUNCHER_SOURCE, mode, fd, uid]

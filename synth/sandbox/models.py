@@ -25,14 +25,30 @@ class SandboxLimits(BaseModel):
     cpu_s: float = Field(10.0, gt=0, description="CPU seconds (RLIMIT_CPU, rounded up)")
     wall_s: float = Field(30.0, gt=0, description="wall-clock seconds, enforced by the host")
     memory_mb: int = Field(512, ge=32, description="address space per process (RLIMIT_AS)")
+    total_memory_mb: int | None = Field(
+        None, ge=32, description="memory of the whole run: processes, shared memory, memfds, "
+        "tmpfs files, kernel memory (cgroup); default memory_mb + max_disk_mb + 64",
+    )
     max_processes: int = Field(
         1, ge=1, description="processes+threads the code may have alive, itself included"
     )
     max_file_mb: int = Field(16, ge=1, description="largest single file (RLIMIT_FSIZE)")
     max_disk_mb: int = Field(64, ge=1, description="total bytes in the work dir (tmpfs size)")
-    max_output_kb: int = Field(64, ge=1, description="stdout and stderr, each; more kills the run")
+    max_files: int = Field(
+        16384, ge=16, description="files and directories in the work dir (tmpfs nr_inodes)"
+    )
+    max_output_kb: int = Field(
+        64, ge=1, description="stdout and stderr, each; more stops a Sandbox run and is "
+        "dropped (the command going on) for a SandboxedCommand",
+    )
     max_result_kb: int = Field(1024, ge=1, description="JSON-encoded return value")
     max_open_files: int = Field(64, ge=16, description="RLIMIT_NOFILE")
+
+    def run_memory_mb(self) -> int:
+        """The run-wide memory bound in MiB (``total_memory_mb`` or its default)."""
+        if self.total_memory_mb is not None:
+            return self.total_memory_mb
+        return self.memory_mb + self.max_disk_mb + 64
 
 
 class SandboxResult(BaseModel):

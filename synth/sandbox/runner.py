@@ -8,29 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import errno
 import json
 import logging
 import os
-import selectors
-import signal
-import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from synth.sandbox.backends import BwrapBackend, Interpreter, PlainBackend, find_bwrap
+from synth.sandbox.backends import (
+    BwrapBackend,
+    Interpreter,
+    PlainBackend,
+    checked,
+    choose_bwrap,
+    rlimits,
+)
+from synth.sandbox.decode import interpret
 from synth.sandbox.models import (
-    Limit,
-    SandboxError,
     SandboxLimits,
     SandboxResult,
     SandboxUnavailable,
 )
+from synth.sandbox.streams import Channels, capture
 
 log = logging.getLogger("synth.sandbox")
 
@@ -47,8 +47,6 @@ def main(x):
     os.waitpid(pid, 0)
     return "fork was allowed with max_processes=1 (RLIMIT_NPROC has no effect)"
 """
-_checks: dict[tuple[str, str, int, bool], str | None] = {}
-_checks_lock = threading.Lock()
 
 
 def isolation_required() -> bool:
@@ -85,22 +83,14 @@ class Sandbox:
             self._backend = PlainBackend(interp, site_packages)
             log.warning("sandbox backend 'none' chosen: rlimits only, NO isolation")
             return
-        path = find_bwrap(bwrap)
-        problem = "bwrap not found (apt-get install bubblewrap)" if path is None else None
-        if path is not None:
-            candidate = BwrapBackend(path, interp, site_packages)
-            problem = self._self_check(candidate)
-            if problem is None:
-                self._backend = candidate
-                return
-        if backend == "bwrap" or required:
-            raise SandboxUnavailable(f"isolated sandbox unavailable: {problem}")
-        log.warning(
-            "sandbox falling back to backend 'none' (rlimits only, NO filesystem/network/"
-            "process isolation): %s",
-            problem,
-        )
-        self._backend = PlainBackend(interp, site_packages)
+        def probe(path: str) -> str | None:
+            return self._self_check(BwrapBackend(path, interp, site_packages))
+
+        path = choose_bwrap(bwrap, force=backend == "bwrap", required=required, probe=probe)
+        if path is None:
+            self._backend = PlainBackend(interp, site_packages)
+        else:
+            self._backend = BwrapBackend(path, interp, site_packages)
 
     @property
     def isolation(self) -> str:
@@ -108,18 +98,15 @@ class Sandbox:
         return self._backend.name
 
     def _self_check(self, backend: BwrapBackend) -> str | None:
-        key = (backend.bwrap, backend.interp.executable, os.geteuid(), backend.site_packages)
-        with _checks_lock:
-            if key not in _checks:
-                limits = SandboxLimits(cpu_s=10, wall_s=20)
-                try:
-                    res = self._run_with(backend, _SELF_CHECK, {}, "main.py:main", [41], limits)
-                    good = res.value == 42 and res.ok
-                    why = f"self-check failed: {res.error or res.value!r}"[:2000]
-                    _checks[key] = None if good else why
-                except (OSError, SandboxError) as exc:
-                    _checks[key] = f"self-check failed: {exc}"
-            return _checks[key]
+        def probe() -> str | None:
+            limits = SandboxLimits(cpu_s=10, wall_s=20)
+            res = self._run_with(backend, _SELF_CHECK, {}, "main.py:main", [41], limits)
+            good = res.value == 42 and res.ok
+            return None if good else f"self-check failed: {res.error or res.value!r}"
+
+        key = ("call", backend.bwrap, backend.interp.executable, os.geteuid(),
+               backend.site_packages)  # fmt: skip
+        return checked(key, probe)
 
     def run(
         self,
@@ -182,48 +169,32 @@ class Sandbox:
             files = {**files, "main.py": code.encode()}
         file, _, function = entry.partition(":")
         _check_rel(file)
-        result_r, result_w = os.pipe()
-        try:
-            with backend.prepare(limits, result_w) as launch:
-                payload = {
-                    "files": {k: base64.b64encode(v).decode() for k, v in files.items()},
-                    "call": {"file": file, "function": function, "args": args,
-                             "kwargs": kwargs or {}},
-                    "limits": _rlimits(limits),
-                    "uid": launch.uid,
-                    "workdir": launch.workdir,
-                    "site_dirs": launch.site_dirs,
-                }  # fmt: skip
-                env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC",
-                       "HOME": launch.workdir, "TMPDIR": launch.workdir}  # fmt: skip
-                with tempfile.TemporaryFile() as stdin:
-                    stdin.write(json.dumps(payload).encode())
-                    stdin.seek(0)
-                    start = time.monotonic()
-                    proc = subprocess.Popen(
-                        launch.argv, stdin=stdin, stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, pass_fds=(result_w, *launch.fds), env=env,
-                        cwd=launch.workdir if backend.name == "none" else "/",
-                        start_new_session=True,
-                    )  # fmt: skip
-                    os.close(result_w)
-                    result_w = -1
-                    try:
-                        out = _pump(proc, result_r, start + limits.wall_s, limits)
-                    finally:
-                        if proc.poll() is None:  # only if _pump failed; never a reaped pid
-                            with contextlib.suppress(ProcessLookupError, PermissionError):
-                                os.killpg(proc.pid, signal.SIGKILL)
-                            proc.wait()
-                        for pipe in (proc.stdout, proc.stderr):
-                            if pipe is not None:
-                                pipe.close()
-                    out["duration_s"] = round(time.monotonic() - start, 3)
-        finally:
-            os.close(result_r)
-            if result_w >= 0:
-                os.close(result_w)
-        return _interpret(out, limits, backend.name)
+        kb = 1024
+        caps = {"stdout": limits.max_output_kb * kb, "stderr": limits.max_output_kb * kb,
+                "result": limits.max_result_kb * kb + 4096, "report": 64 * kb}  # fmt: skip
+        with Channels("result", "report") as channels, backend.prepare(
+            limits, channels.write["result"], channels.write["report"]
+        ) as launch, tempfile.TemporaryFile() as stdin:
+            payload = {
+                "files": {k: base64.b64encode(v).decode() for k, v in files.items()},
+                "call": {"file": file, "function": function, "args": args,
+                         "kwargs": kwargs or {}},
+                "limits": rlimits(limits),
+                "workdir": launch.workdir,
+                "site_dirs": launch.site_dirs,
+            }  # fmt: skip
+            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC",
+                   "HOME": launch.workdir, "TMPDIR": launch.workdir}  # fmt: skip
+            stdin.write(json.dumps(payload).encode())
+            stdin.seek(0)
+            captured = capture(
+                launch.argv, channels, caps, wall_s=limits.wall_s, stdin=stdin, env=env,
+                cwd=launch.workdir if backend.name == "none" else "/",
+                wrapped=backend.name == "bwrap",
+            )  # fmt: skip
+        out = {"limit": captured.stopped, "returncode": captured.returncode,
+               "duration_s": captured.duration_s, **captured.data}  # fmt: skip
+        return interpret(out, limits, backend.name)
 
 
 def _check_rel(rel: str) -> None:
@@ -252,127 +223,3 @@ def _collect(
     for rel in merged:
         _check_rel(rel)
     return merged
-
-
-def _rlimits(limits: SandboxLimits) -> dict[str, int]:
-    mb = 1024 * 1024
-    return {
-        "cpu_s": max(1, int(-(-limits.cpu_s // 1))),
-        "memory_bytes": limits.memory_mb * mb,
-        "file_bytes": limits.max_file_mb * mb,
-        "open_files": limits.max_open_files,
-        "processes": limits.max_processes,
-        "result_bytes": limits.max_result_kb * 1024,
-    }
-
-
-def _pump(
-    proc: subprocess.Popen[bytes], result_fd: int, deadline: float, limits: SandboxLimits
-) -> dict[str, Any]:
-    """Read stdout/stderr/result until exit; kill the whole run on wall time or output."""
-    assert proc.stdout is not None and proc.stderr is not None
-    caps = {"stdout": limits.max_output_kb * 1024, "stderr": limits.max_output_kb * 1024,
-            "result": limits.max_result_kb * 1024 + 4096}  # fmt: skip
-    bufs = {name: bytearray() for name in caps}
-    sel = selectors.DefaultSelector()
-    for name, fd in (("stdout", proc.stdout.fileno()), ("stderr", proc.stderr.fileno()),
-                     ("result", result_fd)):  # fmt: skip
-        os.set_blocking(fd, False)
-        sel.register(fd, selectors.EVENT_READ, name)
-    limit: Limit | None = None
-    while sel.get_map() and limit is None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            limit = "wall_time"
-        elif _read_ready(sel, bufs, caps, min(remaining, 0.5)):
-            limit = "output"
-    if limit is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        # every sandbox process holds stdout/stderr: EOF means the namespace is gone
-        settle = time.monotonic() + 2
-        while sel.get_map() and time.monotonic() < settle:
-            _read_ready(sel, bufs, caps, 0.1)
-    sel.close()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    return {"limit": limit, "returncode": proc.returncode,
-            **{k: bytes(v) for k, v in bufs.items()}}  # fmt: skip
-
-
-def _read_ready(
-    sel: selectors.BaseSelector, bufs: dict[str, bytearray], caps: dict[str, int], timeout: float
-) -> bool:
-    """One select round; keeps at most ``caps`` bytes per stream, True if one overflowed."""
-    overflow = False
-    for key, _ in sel.select(timeout=timeout):
-        try:
-            chunk = os.read(key.fd, 65536)
-        except BlockingIOError:
-            continue
-        if not chunk:
-            sel.unregister(key.fd)
-            continue
-        buf = bufs[key.data]
-        room = caps[key.data] - len(buf)
-        buf += chunk[: max(room, 0)]
-        overflow = overflow or len(chunk) > room
-    return overflow
-
-
-def _classify_error(frame: dict[str, Any]) -> Limit | None:
-    kind, err, text = frame.get("exc_type"), frame.get("errno"), frame.get("error") or ""
-    if kind == "MemoryError":
-        return "memory"
-    if err in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
-        return "file_size"
-    if err == errno.EAGAIN or "can't start new thread" in text:
-        return "processes"
-    return None
-
-
-def _interpret(out: dict[str, Any], limits: SandboxLimits, isolation: str) -> SandboxResult:
-    base = {
-        "stdout": out["stdout"].decode("utf-8", "replace"),
-        "stderr": out["stderr"].decode("utf-8", "replace"),
-        "isolation": isolation,
-        "duration_s": out["duration_s"],
-        "returncode": out["returncode"],
-    }
-    if out["limit"] is not None:
-        what = {"wall_time": f"wall time limit of {limits.wall_s}s exceeded",
-                "output": f"output over {limits.max_output_kb} KiB"}[out["limit"]]  # fmt: skip
-        return SandboxResult(ok=False, error=what, limit=out["limit"], **base)
-    header, _, frame_bytes = out["result"].partition(b"\n")
-    try:
-        report = json.loads(header)
-    except ValueError:
-        tail = base["stderr"][-2000:]
-        return SandboxResult(ok=False, error=f"sandbox launcher gave no report: {tail}", **base)
-    base["returncode"], base["cpu_s"] = report["exit_code"], report["cpu_s"]
-    code = report["exit_code"]
-    if report["result_overflow"]:
-        msg = f"return value over {limits.max_result_kb} KiB"
-        return SandboxResult(ok=False, error=msg, limit="output", **base)
-    cpu_cap = _rlimits(limits)["cpu_s"]  # SIGXCPU at the soft limit, SIGKILL one second later
-    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and report["cpu_s"] >= cpu_cap):
-        msg = f"CPU time limit of {limits.cpu_s}s exceeded"
-        return SandboxResult(ok=False, error=msg, limit="cpu_time", **base)
-    if code == -signal.SIGXFSZ:
-        msg = f"file size limit of {limits.max_file_mb} MiB exceeded"
-        return SandboxResult(ok=False, error=msg, limit="file_size", **base)
-    try:
-        frame = json.loads(frame_bytes or b"null")
-    except ValueError:
-        frame = None
-    if not isinstance(frame, dict) or "ok" not in frame:
-        msg = f"code exited without returning (exit code {code})"
-        return SandboxResult(ok=False, error=msg, **base)
-    if frame["ok"]:
-        return SandboxResult(ok=True, value=frame.get("value"), **base)
-    error = str(frame.get("error"))
-    return SandboxResult(ok=False, error=error, limit=_classify_error(frame), **base)

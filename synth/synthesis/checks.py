@@ -9,14 +9,15 @@ task (database, tool code and schemas, prompts, the recorded call trace and answ
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from synth.env import canonical_hash
-from synth.synthesis.answer import decode_answer, encode_answer, make_corruptions
+from synth.env import MIN_CORRUPTIONS, Corruption, canonical_hash, validation_failure
+from synth.synthesis.answer import encode_answer, make_corruptions, verdict_items
 from synth.synthesis.config import SynthesisBudgets
 from synth.synthesis.runner import CodeRunner
 from synth.synthesis.static import check_source
@@ -271,38 +272,8 @@ def _check(files: dict[str, str], level: int, runner: CodeRunner, budgets: Synth
     final_db = solved["db"]
     verifies = list(task.get("verifies") or (VERIFIES if final_db != db else ["answer"]))
     corruptions = make_corruptions(db, final_db, answer, verifies)
-    if len(corruptions) < 3:
-        raise log.fail("corruptions", "too_few_corruptions",
-                       f"only {[c.kind for c in corruptions]} apply (verifies={verifies}); "
-                       "a level needs at least 3 wrong outcomes to reject")
-    items = [{"db": "replayed", "answer": decode_answer(answer)}]
-    items += [{"db": c.db, "answer": decode_answer(c.answer)} for c in corruptions]
-    judged = _sandboxed(runner.verify_many(files[paths["verify"]], items,
-                                           tools_source=files[paths["tools"]], db=db,
-                                           calls=calls), "verification", log)
-    keys = ("ok", "value", "changed")
-    replayed = [{k: r.get(k) for k in keys} for r in judged["replay"]["results"]]
-    recorded = [{k: c.get(k) for k in keys} for c in trace]
-    if replayed != recorded or judged["replay"]["db"] != final_db:
-        raise log.fail("replay", "nondeterministic_tools", "replaying the recorded calls in a "
-                       "fresh sandbox gave different results or a different database; tools "
-                       "must be deterministic functions of (db, arguments)")
-    log.ok("replay", "the call trace reproduces the final database")
-    gold, *wrong = judged["verdicts"]
-    if not gold["ok"]:
-        raise log.fail("verify_reference", "verifier_error", gold["error"])
-    if gold["score"] < 1.0:
-        raise log.fail("verify_reference", "reference_fails_verifier",
-                       f"the solution's outcome scored {gold['score']}: {gold['reason']}")
-    log.ok("verify_reference", gold["reason"])
-    accepted = [c.kind for c, v in zip(corruptions, wrong, strict=True)
-                if v["ok"] and v["score"] >= 1.0]
-    if accepted:
-        raise log.fail("corruptions", "verifier_accepts_corruption",
-                       f"verify() accepted wrong outcomes: {accepted} (of "
-                       f"{[c.kind for c in corruptions]}); it must check the database fields "
-                       "the solution wrote and every part of the answer")
-    log.ok("corruptions", f"rejected {[c.kind for c in corruptions]}")
+    _check_outcomes(files[paths["verify"]], files[paths["tools"]], runner, db, calls, trace,
+                    final_db, answer, corruptions, verifies, log)
     writes = {c["name"] for c in trace if c.get("changed")}
     tools = [{**by_name[n], "writes": bool(by_name[n].get("writes")) or n in writes}
              for n in exposed]
@@ -316,3 +287,49 @@ def _check(files: dict[str, str], level: int, runner: CodeRunner, budgets: Synth
         metadata={k: v for k, v in task.items() if k not in (
             "system_prompt", "user_prompt", "tools", "verifies", "constraints")},
     )
+
+
+def _check_outcomes(verify_source: str, tools_source: str, runner: CodeRunner, db: Any,
+                    calls: list[dict[str, Any]], trace: list[dict[str, Any]], final_db: Any,
+                    answer: str, corruptions: list[Corruption], verifies: list[str],
+                    log: _Log) -> None:
+    """Replay the trace in a fresh sandbox, then: the verifier accepts the reference's outcome
+    and rejects every corruption (and there are enough of them)."""
+    verdicts: list[dict[str, Any]] = []
+
+    def judge() -> Iterator[bool]:
+        judged = _sandboxed(runner.verify_many(verify_source, verdict_items(answer, corruptions),
+                                               tools_source=tools_source, db=db, calls=calls),
+                            "verification", log)
+        keys = ("ok", "value", "changed")
+        replayed = [{k: r.get(k) for k in keys} for r in judged["replay"]["results"]]
+        recorded = [{k: c.get(k) for k in keys} for c in trace]
+        if replayed != recorded or judged["replay"]["db"] != final_db:
+            raise log.fail("replay", "nondeterministic_tools", "replaying the recorded calls in "
+                           "a fresh sandbox gave different results or a different database; "
+                           "tools must be deterministic functions of (db, arguments)")
+        log.ok("replay", "the call trace reproduces the final database")
+        verdicts.extend(judged["verdicts"])
+        gold = verdicts[0]
+        if not gold["ok"]:
+            raise log.fail("verify_reference", "verifier_error", gold["error"])
+        yield gold["score"] >= 1.0
+        log.ok("verify_reference", gold["reason"])
+        yield from (v["ok"] and v["score"] >= 1.0 for v in verdicts[1:])
+
+    problem = validation_failure(corruptions, judge)
+    kinds = [c.kind for c in corruptions]
+    if problem == "too_few_corruptions":
+        raise log.fail("corruptions", problem, f"only {kinds} apply (verifies={verifies}); a "
+                       f"level needs at least {MIN_CORRUPTIONS} wrong outcomes to reject")
+    if problem == "reference_fails_verifier":
+        raise log.fail("verify_reference", problem, f"the solution's outcome scored "
+                       f"{verdicts[0]['score']}: {verdicts[0]['reason']}")
+    if problem is not None:
+        accepted = [c.kind for c, v in zip(corruptions, verdicts[1:], strict=True)
+                    if v["ok"] and v["score"] >= 1.0]
+        raise log.fail("corruptions", "verifier_accepts_corruption",
+                       f"verify() accepted wrong outcomes: {accepted} (of {kinds}); it must "
+                       "check the database fields the solution wrote and every part of the "
+                       "answer")
+    log.ok("corruptions", f"rejected {kinds}")

@@ -9,15 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from synth.pipeline.config import ConfigError
+from synth.infra.config import ConfigError
+from synth.infra.units import JobResult
+from synth.resources import config_path
 from synth.synthesis.config import load_synthesis_config
-from synth.synthesis.job import SynthesisResult, run_synthesis
+from synth.synthesis.job import run_synthesis
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "synthesis.yaml"
+DEFAULT_CONFIG = config_path("synthesis.yaml")
 
 
 def run_synthesis_command(config: Path | None, output: str | None, *, console: Console,
-                          err: Console) -> SynthesisResult:
+                          err: Console) -> JobResult:
     """Load the config (exit 2 if invalid), run the job, print a summary (exit 1 on failures)."""
     overrides: dict[str, Any] = {} if output is None else {"output": output}
     try:
@@ -26,10 +28,11 @@ def run_synthesis_command(config: Path | None, output: str | None, *, console: C
         err.print(f"[bold red]config error:[/] {exc}", highlight=False)
         raise typer.Exit(code=2) from None
 
-    def progress(record: dict[str, Any], finished: int, total: int) -> None:
-        what = record.get("error") or (
-            f"{record.get('status', 'skipped')} levels={record.get('levels', '-')}")
-        console.print(f"[{finished}/{total}] {record['env_id']}: {what}", highlight=False)
+    def progress(unit: dict[str, Any], finished: int, total: int) -> None:
+        stats = unit.get("stats", {})
+        what = unit.get("error") or (
+            f"{stats.get('status', 'skipped')} levels={stats.get('levels', '-')}")
+        console.print(f"[{finished}/{total}] {unit['unit_id']}: {what}", highlight=False)
 
     result = run_synthesis(settings, on_progress=progress)
     print_summary(result, console)
@@ -39,7 +42,7 @@ def run_synthesis_command(config: Path | None, output: str | None, *, console: C
     return result
 
 
-def print_summary(result: SynthesisResult, console: Console) -> None:
+def print_summary(result: JobResult, console: Console) -> None:
     summary = result.summary
     table = Table(title=f"synthesized environments at {result.output}")
     for column in ("category", "environments", "accepted", "tasks"):

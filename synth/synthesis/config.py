@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from synth.pipeline.config import SUPPORTED_SCHEMES, ConfigError, OpenAIPolicySpec, RaySpec
+from synth.infra.config import OutputURI, StrictModel, load_config_file, validate_config
+from synth.infra.raytools import RaySpec
 from synth.policy.base import Sampling
+from synth.policy.specs import OpenAIPolicySpec
 from synth.sandbox import SandboxLimits
 
 FAULTS = ("syntax_error", "verifier_accepts_all", "solution_reads_db", "endless_loop",
@@ -23,16 +24,12 @@ FAULTS = ("syntax_error", "verifier_accepts_all", "solution_reads_db", "endless_
 """Faulty attempts the scripted agent can plant (each must be caught by a check)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def slugify(text: str) -> str:
     """A file- and id-safe form of a category name."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48] or "category"
 
 
-class CategorySpec(_Strict):
+class CategorySpec(StrictModel):
     """One task category and how many environments to synthesize for it."""
 
     name: str = Field(min_length=3, description="the category, as told to the agent")
@@ -52,7 +49,7 @@ class CategorySpec(_Strict):
         return self.slug or slugify(self.name)
 
 
-class SynthesisBudgets(_Strict):
+class SynthesisBudgets(StrictModel):
     """How much the agent may try: submissions per level and steps per environment."""
 
     max_attempts_per_level: int = Field(3, ge=1)
@@ -63,7 +60,7 @@ class SynthesisBudgets(_Strict):
     max_files: int = Field(64, ge=4, description="files in an environment folder")
 
 
-class ScriptedAgentSpec(_Strict):
+class ScriptedAgentSpec(StrictModel):
     """The scripted synthesis agent: writes environments from blueprints in data/synthesis/,
     planting the listed faulty attempts (spread round-robin over the environments)."""
 
@@ -75,11 +72,11 @@ class ScriptedAgentSpec(_Strict):
 SynthesisPolicySpec = Annotated[ScriptedAgentSpec | OpenAIPolicySpec, Field(discriminator="kind")]
 
 
-class SynthesisConfig(_Strict):
+class SynthesisConfig(StrictModel):
     """A whole synthesis run."""
 
     seed: int = 0
-    output: str = Field(min_length=1)
+    output: OutputURI
     categories: list[CategorySpec] = Field(min_length=1)
     environments_per_category: int = Field(1, ge=1)
     levels: int = Field(3, ge=1, le=10, description="difficulty levels to reach per environment")
@@ -89,14 +86,6 @@ class SynthesisConfig(_Strict):
     sandbox: SandboxLimits = SandboxLimits(cpu_s=5, wall_s=10)
     ray: RaySpec = RaySpec()
     tokenizer: str | None = Field(None, description="only for policies that take token ids")
-
-    @field_validator("output")
-    @classmethod
-    def _output(cls, value: str) -> str:
-        if "://" in value and value.split("://", 1)[0] not in SUPPORTED_SCHEMES:
-            raise ValueError(f"unsupported URI scheme; use a local path or one of "
-                             f"{', '.join(SUPPORTED_SCHEMES)}")
-        return value
 
     @model_validator(mode="after")
     def _check(self) -> SynthesisConfig:
@@ -118,29 +107,13 @@ class SynthesisConfig(_Strict):
         return category.environments or self.environments_per_category
 
 
-def _describe(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in item['loc']) or '(root)'}: {item['msg']}"
-                     for item in error.errors())
-
-
 def parse_synthesis_config(data: dict[str, Any],
                            overrides: dict[str, Any] | None = None) -> SynthesisConfig:
-    """Validate a mapping (CLI overrides are top-level fields); ConfigError names the field."""
-    try:
-        return SynthesisConfig.model_validate({**data, **(overrides or {})})
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+    """Validate a mapping (CLI overrides are dotted fields); ConfigError names the field."""
+    return validate_config(SynthesisConfig, data, overrides)
 
 
 def load_synthesis_config(path: str | Path,
                           overrides: dict[str, Any] | None = None) -> SynthesisConfig:
     """Read and validate a synthesis YAML file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return parse_synthesis_config(data, overrides)
+    return load_config_file(SynthesisConfig, path, overrides)

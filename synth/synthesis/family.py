@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -35,11 +36,12 @@ from synth.env import (
     Verdict,
     canonical_hash,
     canonical_json,
+    copy_state,
     make_task_id,
+    validation_failure,
 )
-from synth.env.family import copy_state
 from synth.sandbox import SandboxLimits
-from synth.synthesis.answer import decode_answer, make_corruptions
+from synth.synthesis.answer import decode_answer, make_corruptions, verdict_items
 from synth.synthesis.checks import LevelSpec
 from synth.synthesis.runner import CodeRunner
 from synth.synthesis.static import check_source
@@ -66,6 +68,10 @@ class _Memo:
 
 
 _CALLS, _VERDICTS, _CHECKED = _Memo(), _Memo(), _Memo(1024)
+
+
+class _Rejected(Exception):
+    """A level fails revalidation before its verdicts are in (the reason is the message)."""
 
 
 def _sha(text: str) -> str:
@@ -96,6 +102,7 @@ class SynthesizedFamily(EnvFamily):
         self.specs = {(s.env_id, s.level): s for s in levels}
         self.environments = sorted({s.env_id for s in levels})
         self.levels = tuple(sorted({s.level for s in levels}))
+        self.distinct_tasks = len(self.specs)  # one task per accepted level of an environment
         self.description = description or (
             f"{len(self.environments)} model-written environment(s), {len(levels)} task(s)")
         self.runner = CodeRunner(limits)
@@ -210,26 +217,29 @@ class SynthesizedFamily(EnvFamily):
         if canonical_hash(spec.final_db) != spec.final_db_hash:
             return "reference_replay_mismatch"
         wrong = make_corruptions(spec.db, spec.final_db, spec.answer, spec.verifies)
-        if len(wrong) < 3:
-            return "too_few_corruptions"
-        items = [{"db": "replayed", "answer": decode_answer(spec.answer)}]
-        items += [{"db": c.db, "answer": decode_answer(c.answer)} for c in wrong]
-        out = self.runner.verify_many(spec.verify_source, items, tools_source=spec.tools_source,
-                                      db=spec.db, calls=spec.calls, trace_dbs=True)
-        if not out.get("ok"):
-            return f"sandbox:{out.get('kind')}"
+        out: dict[str, Any] = {}
+
+        def judge() -> Iterator[bool]:
+            out.update(self.runner.verify_many(spec.verify_source,
+                                               verdict_items(spec.answer, wrong),
+                                               tools_source=spec.tools_source, db=spec.db,
+                                               calls=spec.calls, trace_dbs=True))
+            if not out.get("ok"):
+                raise _Rejected(f"sandbox:{out.get('kind')}")
+            if canonical_hash(out["replay"]["db"]) != spec.final_db_hash or not all(
+                    r["ok"] for r in out["replay"]["results"]):
+                raise _Rejected("reference_replay_mismatch")
+            yield from (v["ok"] and v["score"] >= 1.0 for v in out["verdicts"])
+
+        try:
+            problem = validation_failure(wrong, judge)
+        except _Rejected as rejected:
+            return str(rejected)
+        if problem is not None:
+            return problem
         final = out["replay"]["db"]
-        if canonical_hash(final) != spec.final_db_hash or not all(
-                r["ok"] for r in out["replay"]["results"]):
-            return "reference_replay_mismatch"
-        gold, *verdicts = out["verdicts"]
-        if not (gold["ok"] and gold["score"] >= 1.0):
-            return "reference_fails_verifier"
-        for corruption, verdict in zip(wrong, verdicts, strict=True):
-            if verdict["ok"] and verdict["score"] >= 1.0:
-                return f"corruption_passes:{corruption.kind}"
         tools_sha, verify_sha, _ = self._code[(spec.env_id, spec.level)]
-        outcomes = [(final, spec.answer), *((c.db, c.answer) for c in wrong)]
+        outcomes = [(final, spec.answer), *((c.state, c.answer) for c in wrong)]
         for (db, answer), verdict in zip(outcomes, out["verdicts"], strict=True):
             _VERDICTS.put((verify_sha, canonical_hash(db), answer), verdict)
         before = spec.db
@@ -264,7 +274,5 @@ class SynthesizedFamily(EnvFamily):
                     rng: random.Random) -> list[Corruption]:
         """The same wrong outcomes as at synthesis time (deterministic; `rng` unused)."""
         initial = task.initial_state
-        out = []
-        for c in make_corruptions(initial["db"], state["db"], answer, task.check["verifies"]):
-            out.append(Corruption(c.kind, {**initial, "db": c.db}, c.answer))
-        return out
+        return [Corruption(c.kind, {**initial, "db": c.state}, c.answer) for c in
+                make_corruptions(initial["db"], state["db"], answer, task.check["verifies"])]

@@ -1,27 +1,25 @@
-"""The synthesis stage as a Ray job: one Ray task per (category, index).
+"""The synthesis stage as a Ray job: one work unit per (category, index).
 
-Like the rollout pipeline's shards, each environment is written to its own Parquet file
-(`environments/env-<id>.parquet`, one row) with an atomic write and a commit marker, so a rerun
-skips finished environments and a crashed one is retried. The driver then writes
+Each environment is a unit of the generic runner (`synth.infra.units`): its Parquet file
+(`environments/env-<id>.parquet`, one row) is written atomically, then its commit marker, so a
+rerun skips finished environments and a crashed one is retried. The driver then writes
 `synthesis.json`: the config, totals and every counted failure reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from synth.pipeline.card import redact_uri
-from synth.pipeline.job import init_ray, run_on_ray
-from synth.pipeline.storage import Output
+from synth.infra.config import redact_uri
+from synth.infra.storage import Output
+from synth.infra.units import JobResult, UnitOutput, run_units
 from synth.policy.base import Policy
 from synth.seeding import derive_seed
 from synth.synthesis.config import CategorySpec, ScriptedAgentSpec, SynthesisConfig
@@ -54,19 +52,6 @@ class EnvSlot:
     total: int
 
 
-@dataclass
-class SynthesisResult:
-    """What a finished synthesis job reports."""
-
-    output: str
-    environments: int
-    skipped: int
-    committed: int
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    wall_s: float = 0.0
-
-
 def plan_environments(config: SynthesisConfig) -> list[EnvSlot]:
     """Every environment of the job in a stable order, with seeds from (seed, category, i)."""
     pairs = [(c, i) for c in config.categories for i in range(config.count(c))]
@@ -95,7 +80,7 @@ async def _synthesize(config: SynthesisConfig, slot: EnvSlot) -> dict[str, Any]:
     policy = build_agent(config, slot)
     tokenizer = None
     if policy.wants_token_ids:
-        from synth.pipeline.runtime import shared_tokenizer
+        from synth.tokenizer import shared_tokenizer
 
         tokenizer = shared_tokenizer(config.tokenizer)
     started = time.perf_counter()
@@ -109,28 +94,17 @@ async def _synthesize(config: SynthesisConfig, slot: EnvSlot) -> dict[str, Any]:
                            wall_s=time.perf_counter() - started)
 
 
-def synthesize_one(config: SynthesisConfig, slot: EnvSlot) -> dict[str, Any]:
-    """Write and commit one environment unless already committed (runs in a Ray worker)."""
-    output = Output(config.output)
-    if output.read_text(f"_commits/{slot.env_id}.json") is not None:
-        return {"env_id": slot.env_id, "skipped": True}
-    try:
-        row = asyncio.run(_synthesize(config, slot))
-        output.write_table(f"{ENV_FOLDER}/env-{slot.env_id}.parquet",
-                           pa.Table.from_pylist([row], schema=ENV_SCHEMA))
-        record = {"env_id": slot.env_id, "category": slot.category.key,
-                  "status": row["status"], "levels": row["levels"],
-                  "end_reason": row["end_reason"], "discard_reason": row["discard_reason"],
-                  "failure_counts": json.loads(row["failure_counts"]),
-                  "isolation": row["isolation"], "wall_s": row["wall_s"]}
-        output.commit(slot.env_id, record)
-        return record
-    except Exception as exc:
-        error = {"env_id": slot.env_id, "error": f"{type(exc).__name__}: {exc}",
-                 "traceback": traceback.format_exc()[-4000:]}
-        with contextlib.suppress(Exception):
-            output.write_text(f"_errors/{slot.env_id}.json", json.dumps(error))
-        return error
+def synthesize_one(config: SynthesisConfig, slot: EnvSlot) -> UnitOutput:
+    """Synthesize one environment (the unit runner writes and commits it)."""
+    row = asyncio.run(_synthesize(config, slot))
+    record = {"category": slot.category.key, "status": row["status"], "levels": row["levels"],
+              "end_reason": row["end_reason"], "discard_reason": row["discard_reason"],
+              "failure_counts": json.loads(row["failure_counts"]),
+              "isolation": row["isolation"], "wall_s": row["wall_s"]}
+    return UnitOutput(
+        tables={f"{ENV_FOLDER}/env-{slot.env_id}.parquet":
+                pa.Table.from_pylist([row], schema=ENV_SCHEMA)},
+        stats=record)
 
 
 def summarize(slots: list[EnvSlot], committed: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -140,9 +114,9 @@ def summarize(slots: list[EnvSlot], committed: dict[str, dict[str, Any]]) -> dic
     levels: Counter[str] = Counter()
     categories: dict[str, Counter[str]] = {}
     for slot in slots:
-        record = committed.get(slot.env_id)
-        if record is None:
+        if slot.env_id not in committed:
             continue
+        record = committed[slot.env_id]["stats"]
         reasons.update(record["failure_counts"])
         ends[record["end_reason"] or "none"] += 1
         levels.update(str(n) for n in record["levels"])
@@ -160,29 +134,32 @@ def summarize(slots: list[EnvSlot], committed: dict[str, dict[str, Any]]) -> dic
     }
 
 
-def run_synthesis(config: SynthesisConfig, on_progress: Any = None) -> SynthesisResult:
+def run_synthesis(config: SynthesisConfig, on_progress: Any = None) -> JobResult:
     """Synthesize every uncommitted environment on Ray, then write the manifest."""
     started = time.perf_counter()
     slots = plan_environments(config)
     output = Output(config.output)
-    output.ensure()
-    output.clean_tmp()
-    done = output.committed()
-    pending = [s for s in slots if s.env_id not in done]
-    init_ray(config.ray)
-    if on_progress is None:
-        report = None
-    else:
-        def report(slot: Any, record: dict[str, Any], finished: int) -> None:
-            on_progress(record, len(done) + finished, len(slots))
-    failed = run_on_ray(synthesize_one, config, pending, lambda s: s.env_id, on_result=report)
-    committed = output.committed()
+
+    finished = len(output.committed_ids() & {s.env_id for s in slots})
+
+    def report(unit: dict[str, Any]) -> None:
+        nonlocal finished
+        finished += 1
+        if on_progress is not None:
+            on_progress(unit, finished, len(slots))
+
+    result = run_units(output, slots, lambda s: s.env_id, synthesize_one, config, config.ray,
+                       on_unit=report)
+    committed = {s.env_id: result.records[s.env_id] for s in slots
+                 if s.env_id in result.records}
     summary = summarize(slots, committed)
     public = config.model_dump(mode="json")
     public["output"] = redact_uri(config.output)
-    manifest = {"complete": not failed and len(committed) >= len(slots), "summary": summary,
-                "environments": [s.env_id for s in slots], "config": public}
+    manifest = {"complete": not result.failed and len(committed) >= len(slots),
+                "summary": summary, "environments": [s.env_id for s in slots],
+                "config": public}
     output.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
-    return SynthesisResult(output=config.output, environments=len(slots), skipped=len(done),
-                           committed=len(committed), failed=failed, summary=summary,
+    return JobResult(output=config.output, planned=len(slots),
+                           skipped=result.skipped, committed=len(committed),
+                           failed=result.failed, summary=summary,
                            wall_s=time.perf_counter() - started)

@@ -4,8 +4,8 @@
 folder or URI); PATH may also name one environment's file,
 `PATH/environments/env-<ENV_ID>.parquet`, to cover just that one (a file path needs no
 separator that could clash with paths or with the `task_id#sample` trajectory ids). The
-family is registered under its name ("synthesized:" + PATH) so that anything resolving tasks
-by family name (the scripted rollout model) finds it in this process. Loaded once per process.
+family's name is its reference, "synthesized:" + PATH, which the `synthesized` family source
+(`environments/synthesized.py`) resolves; it is loaded once per process.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 import pyarrow.dataset as ds
 from pyarrow import fs
 
-from synth.env import register_factory
-from synth.pipeline.runtime import SYNTHESIZED_PREFIX
-from synth.pipeline.storage import Output
+from synth.infra.storage import Output
 from synth.sandbox import SandboxLimits
 from synth.synthesis.checks import LevelSpec
 from synth.synthesis.family import SynthesizedFamily
 from synth.synthesis.job import ENV_FOLDER, MANIFEST
+
+SYNTHESIZED_PREFIX = "synthesized:"
 
 
 def _locate(spec: str) -> tuple[fs.FileSystem, str, str]:
@@ -70,5 +70,4 @@ def load_synthesized_family(spec: str) -> SynthesizedFamily:
         f"{SYNTHESIZED_PREFIX}{spec}", levels, limits=limits, max_calls=max_calls,
         description=f"Model-written environments ({', '.join(categories)}): {len(rows)} "
                     f"environment(s), {len(levels)} task(s).")
-    register_factory(family.name, lambda: family)
     return family

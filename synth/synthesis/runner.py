@@ -40,6 +40,16 @@ def _failed(result: SandboxResult, what: str) -> dict[str, Any]:
             "stdout": result.stdout[-2000:]}
 
 
+def _script_result(value: Any) -> bool:
+    """The code run owns the result pipe: check every field the session reads."""
+    return (isinstance(value, dict) and isinstance(value.get("ok"), bool)
+            and isinstance(value.get("error"), str | None)
+            and isinstance(value.get("changed"), dict)
+            and all(isinstance(v, str | None) for v in value["changed"].values())
+            and isinstance(value.get("removed"), list)
+            and all(isinstance(v, str) for v in value["removed"]))
+
+
 class CodeRunner:
     """Runs the harness's entry points in the sandbox."""
 
@@ -98,9 +108,11 @@ class CodeRunner:
         result = self.sandbox.run_function(harness_source(), "script", [payload],
                                            module=HARNESS_MODULE, files=files,
                                            limits=self.limits)
-        if not result.ok:
+        if not result.ok or not _script_result(result.value):
             out = _failed(result, "run_python")
             out["stderr"] = result.stderr[-2000:]
+            if result.ok:
+                out["error"] = "the code replaced run_python's result with a malformed one"
             return out
         value = dict(result.value)
         value["stdout"], value["stderr"] = result.stdout[-4000:], result.stderr[-2000:]

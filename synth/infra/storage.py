@@ -1,10 +1,11 @@
-"""Where a dataset is written: a local folder or any pyarrow filesystem URI (s3://, gs://...).
+"""Where output is written: a local folder or any pyarrow filesystem URI (s3://, gs://...).
 
-Exactly once: a shard's files have deterministic names and become visible whole. Locally they
-are written under `_tmp/` with a unique name and renamed into place; on object stores a single
-PUT is already atomic, so the data goes to its final key directly. In both cases a commit
-marker `_commits/<shard>.json` is written *after* the data: a shard counts as done only when
-its marker exists, and a rerun rewrites an uncommitted shard's files with identical content.
+Exactly once: a work unit's files have deterministic names and become visible whole. Locally
+they are written under `_tmp/` with a unique name and renamed into place; on object stores a
+single PUT is already atomic, so the data goes to its final key directly. In both cases a commit
+marker `_commits/<unit>.json` is written *after* the data: a unit counts as done only when its
+marker exists, and a rerun rewrites an uncommitted unit's files with identical content. A unit
+that failed leaves `_errors/<unit>.json`, removed once the unit commits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 COMMITS = "_commits"
+ERRORS = "_errors"
 TMP = "_tmp"
+MARKER = ".json"
 
 
 class Output:
@@ -68,9 +71,13 @@ class Output:
 
     def write_text(self, relative: str, text: str) -> None:
         """Write a text file that appears whole or not at all."""
+        self.write_bytes(relative, text.encode("utf-8"))
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write a binary file (a plot) that appears whole or not at all."""
         def put(p: str) -> None:
             with self.fs.open_output_stream(p) as stream:
-                stream.write(text.encode("utf-8"))
+                stream.write(data)
         self._write(relative, put)
 
     def read_text(self, relative: str) -> str | None:
@@ -89,20 +96,45 @@ class Output:
         return sorted(posixpath.basename(i.path) for i in self.fs.get_file_info(selector)
                       if i.type == fs.FileType.File)
 
-    # -- shard commits -----------------------------------------------------------------------
-    def commit(self, shard_id: str, record: dict[str, Any]) -> None:
-        """Mark a shard done; call only after all its data files are written."""
-        self.write_text(f"{COMMITS}/{shard_id}.json", json.dumps(record, sort_keys=True))
+    def delete(self, relative: str) -> None:
+        """Remove a file if it exists."""
+        path = self.path(relative)
+        if self.fs.get_file_info(path).type == fs.FileType.File:
+            self.fs.delete_file(path)
+
+    # -- unit commits ------------------------------------------------------------------------
+    def commit(self, unit_id: str, record: dict[str, Any]) -> None:
+        """Mark a unit done; call only after all its data files are written."""
+        self.write_text(f"{COMMITS}/{unit_id}{MARKER}", json.dumps(record, sort_keys=True))
+
+    def is_committed(self, unit_id: str) -> bool:
+        return self.exists(f"{COMMITS}/{unit_id}{MARKER}")
+
+    def committed_ids(self) -> set[str]:
+        """Ids of every committed unit, from one listing (no marker is read)."""
+        return {name[: -len(MARKER)] for name in self.list(COMMITS) if name.endswith(MARKER)}
+
+    def read_commit(self, unit_id: str) -> dict[str, Any] | None:
+        text = self.read_text(f"{COMMITS}/{unit_id}{MARKER}")
+        return None if text is None else json.loads(text)
 
     def committed(self) -> dict[str, dict[str, Any]]:
-        """Commit records of every committed shard, by shard id."""
+        """Commit records of every committed unit, by unit id (one read per unit)."""
         records = {}
-        for name in self.list(COMMITS):
-            if name.endswith(".json"):
-                text = self.read_text(f"{COMMITS}/{name}")
-                if text:
-                    records[name[: -len(".json")]] = json.loads(text)
+        for unit_id in sorted(self.committed_ids()):
+            record = self.read_commit(unit_id)
+            if record is not None:
+                records[unit_id] = record
         return records
+
+    def record_error(self, unit_id: str, error: dict[str, Any]) -> None:
+        self.write_text(f"{ERRORS}/{unit_id}{MARKER}", json.dumps(error, sort_keys=True))
+
+    def clear_error(self, unit_id: str) -> None:
+        self.delete(f"{ERRORS}/{unit_id}{MARKER}")
+
+    def error_ids(self) -> set[str]:
+        return {name[: -len(MARKER)] for name in self.list(ERRORS) if name.endswith(MARKER)}
 
     def clean_tmp(self) -> None:
         """Remove leftovers of killed writers (never visible as data)."""
