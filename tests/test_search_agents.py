@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 import threading
 
@@ -16,7 +15,6 @@ from pydantic import ValidationError
 
 from environments.search.family import SearchFamily
 from synth.env import get_family
-from synth.search.build import PrepareUnit, load_prepared, prepare_unit
 from synth.search.corpus import Document, write_corpus
 from synth.search.encyclopedia import PATTERNS
 from synth.search.facts import Fact
@@ -206,28 +204,10 @@ def test_options_errors_name_the_field() -> None:
         SearchOptions(depth=9)
     with pytest.raises(ValidationError, match="unique"):
         SearchOptions(answer_agents=[{"name": "a"}, {"name": "a"}])
-
-
-def test_prepared_tasks_are_built_once_and_served(tmp_path) -> None:
-    options = SearchOptions(prepared=str(tmp_path / "prepared"))
-    unit = PrepareUnit("unit-0000", ((3, 1), (4, 2), (5, 3)))
-    path = prepare_unit(options, unit)
-    first = (tmp_path / "prepared" / "unit-0000.jsonl").read_text()
-    assert prepare_unit(options, unit) == path
-    assert (tmp_path / "prepared" / "unit-0000.jsonl").read_text() == first
-    records = [json.loads(line) for line in first.splitlines()]
-    assert [(r["seed"], r["difficulty"]) for r in records] == list(unit.slots)
-    family = SearchFamily(options)
-    fresh = SearchFamily()
-    for seed, level in unit.slots:
-        generated = family.generate(seed, level)
-        expected = fresh.generate(seed, level)
-        assert (generated.task is None) == (expected.task is None)
-        if expected.task is not None:
-            assert generated.task.to_json_text() == expected.task.to_json_text()
-    assert family.generate(99, 1).discard == "not_prepared"
-    assert set(load_prepared(str(tmp_path / "prepared"))) == {
-        r["task"]["task_id"] for r in records if "task" in r}
+    with pytest.raises(ValidationError, match=r"prepared\.difficulties"):
+        SearchOptions(prepared={"location": "p", "seed": 1, "tasks": 2, "difficulties": [7]})
+    with pytest.raises(ValidationError, match=r"prepared\.tasks"):
+        SearchOptions(prepared={"location": "p", "seed": 1, "tasks": 0})
 
 
 def test_model_answer_agent_over_http() -> None:

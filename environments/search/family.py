@@ -14,8 +14,19 @@ import random
 import threading
 from typing import Any
 
-from synth.env import Corruption, Draft, EnvFamily, Task, ToolError, Verdict, register, tool
-from synth.env.family import Discard, Generated
+from synth.env import (
+    BuildStage,
+    Corruption,
+    Discard,
+    Draft,
+    EnvFamily,
+    Generated,
+    Task,
+    ToolError,
+    Verdict,
+    register,
+    tool,
+)
 from synth.search.options import SearchOptions
 from synth.search.text import extract_answer, normalize_answer
 from synth.search.tools import MAX_TOP_K
@@ -43,18 +54,17 @@ class SearchFamily(EnvFamily):
                    "compare two pages against a rubric, with search tools over a corpus.")
     verification = "answer"
     max_calls = 12
-    Config = SearchOptions
     Options = SearchOptions
+    options: SearchOptions
 
-    def __init__(self, config: SearchOptions | dict[str, Any] | None = None) -> None:
-        super().__init__(config)
-        self.options: SearchOptions = self.config  # type: ignore[assignment]
+    def __init__(self, options: SearchOptions | dict[str, Any] | None = None) -> None:
+        super().__init__(options)
         self.blocking_tools = self.options.backend == "http" or self.options.judge.kind == \
             "model"  # network calls run off the rollout's event loop
         self._lock = threading.Lock()
         self._search: Any = None
         self._maker: Any = None
-        self._prepared: dict[str, Task] | None = None
+        self._prepared: Any = None
 
     # -- the engine, opened on first use ---------------------------------------------------
     @property
@@ -124,15 +134,30 @@ class SearchFamily(EnvFamily):
         return {"notes": list(state["notes"])}
 
     # -- tasks -------------------------------------------------------------------------------
+    # -- the build stage: the index, then the prepared tasks ---------------------------------
+    def build_stage(self) -> BuildStage | None:
+        from synth.search.build import build_stage
+
+        prepared = self.options.prepared
+        if prepared is None:
+            return build_stage(self.options, None)
+        from synth.pipeline.config import FamilySpec
+        from synth.pipeline.plan import family_slots
+
+        weights = FamilySpec(name=self.name, tasks=prepared.tasks,
+                             difficulties=prepared.difficulties).weights(self.levels)
+        slots = family_slots(prepared.seed, self.name, prepared.tasks, weights)
+        return build_stage(self.options, [(s.seed, s.difficulty) for s in slots])
+
     def generate(self, seed: int, difficulty: int) -> Generated:
         """Construct and validate a task, or take it from the prepared tasks when configured."""
         if self.options.prepared is None:
             return super().generate(seed, difficulty)
-        from synth.env.task import make_task_id
-        from synth.search.build import load_prepared
+        from synth.env import make_task_id
+        from synth.search.build import PreparedStore
 
         if self._prepared is None:
-            self._prepared = load_prepared(self.options.prepared)
+            self._prepared = PreparedStore(self.options.prepared)
         task = self._prepared.get(make_task_id(self.name, difficulty, seed))
         return Generated(task) if task is not None else Generated(None, "not_prepared")
 

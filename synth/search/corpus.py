@@ -15,7 +15,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,21 @@ def read_corpus(source: str, batch_rows: int = 4096) -> Iterator[Document]:
             yield doc
 
 
+def read_names(source: str, batch_rows: int = 4096) -> Iterator[tuple[str, list[str], bool]]:
+    """(id, title and aliases, whether links are given) of every document: the cheap first
+    pass of a streamed link derivation (Parquet reads only these columns). Malformed rows are
+    skipped here; `read_corpus` reports them."""
+    for _, batch in _batches(source, batch_rows, columns=("id", "title", "aliases", "links")):
+        columns = {c: batch.column(c).to_pylist() for c in batch.schema.names}
+        none = [None] * batch.num_rows
+        for doc_id, title, aliases, links in zip(
+                columns.get("id", none), columns.get("title", none),
+                columns.get("aliases", none), columns.get("links", none), strict=True):
+            if isinstance(doc_id, str) and isinstance(title, str):
+                extra = [a for a in aliases or () if isinstance(a, str)]
+                yield doc_id, [title, *extra], links is not None
+
+
 def _document(source: str, row: int, values: dict[str, Any]) -> Document:
     for column in REQUIRED:
         if not isinstance(values.get(column), str):
@@ -102,7 +117,10 @@ def _document(source: str, row: int, values: dict[str, Any]) -> Document:
                     tuple(values.get("aliases") or ()))
 
 
-def _batches(source: str, batch_rows: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+def _batches(source: str, batch_rows: int, columns: Sequence[str] | None = None,
+             ) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Record batches of at most `batch_rows` rows; Parquet reads only `columns` (those
+    present) when given."""
     offset = 0
     if is_parquet(source):
         import pyarrow.dataset as ds
@@ -111,7 +129,10 @@ def _batches(source: str, batch_rows: int) -> Iterator[tuple[int, pa.RecordBatch
             dataset = ds.dataset(source, format="parquet")
         except (OSError, pa.ArrowInvalid) as exc:
             raise CorpusError(f"{source}: cannot read Parquet: {exc}") from exc
-        batches: Iterable[pa.RecordBatch] = dataset.to_batches(batch_size=batch_rows)
+        chosen = None if columns is None else [c for c in columns
+                                               if c in dataset.schema.names]
+        batches: Iterable[pa.RecordBatch] = dataset.to_batches(batch_size=batch_rows,
+                                                               columns=chosen)
     elif source.endswith((".jsonl", ".json", ".jsonl.gz", ".ndjson")):
         batches = _json_batches(source, batch_rows)
     else:

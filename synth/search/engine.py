@@ -10,34 +10,52 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
 from synth.search.backend import EmbeddedBackend, HttpBackend, SearchBackend
-from synth.search.corpus import Document, read_corpus
+from synth.search.corpus import Document, read_corpus, read_names
 from synth.search.facts import GENERIC_PATTERNS, FactPattern
 from synth.search.index import SearchIndex, build_index, index_exists, local_copy
 from synth.search.options import SearchOptions
 from synth.search.tools import SearchTools
 
 GENERATOR_VERSION = 2  # bump when the encyclopedia's text changes
+BATCH_ROWS = 4096  # documents per batch read from a corpus file
 
 
-def corpus_documents(options: SearchOptions) -> list[Document]:
-    """The corpus as documents, with links derived where the source has none."""
-    from synth.search.links import derive_links
+def corpus_documents(options: SearchOptions, batch_rows: int = BATCH_ROWS) -> Iterator[Document]:
+    """The corpus as a stream of documents, with links derived where the source has none.
+    A file corpus is read in batches, twice when it lacks links (names, then texts), so an
+    index of any size builds in memory bounded by its names, not its text."""
+    from synth.search.links import MentionLinker, names_of
 
-    return derive_links(list(_read(options)))
-
-
-def _read(options: SearchOptions) -> Iterator[Document]:
-    corpus = options.corpus
-    if corpus == "generated":
+    if options.corpus == "generated":  # generated in memory: one pass
         from synth.search.encyclopedia import generate_encyclopedia
 
-        yield from generate_encyclopedia(options.corpus_seed, options.corpus_size)
-    elif corpus.startswith("dictd:"):
+        documents = generate_encyclopedia(options.corpus_seed, options.corpus_size)
+        linker = MentionLinker(map(names_of, documents))
+        yield from (linker.fill(doc) for doc in documents)
+        return
+    if options.corpus.startswith("dictd:"):
+        names: Iterable[tuple[str, list[str], bool]] = (
+            (*names_of(doc), doc.links is not None) for doc in _read(options, batch_rows))
+    else:
+        names = read_names(options.corpus, batch_rows)
+    known, unlinked = [], False
+    for doc_id, doc_names, has_links in names:
+        known.append((doc_id, doc_names))
+        unlinked = unlinked or not has_links
+    linker = MentionLinker(known) if unlinked else None
+    del known
+    for doc in _read(options, batch_rows):
+        yield linker.fill(doc) if linker is not None else doc
+
+
+def _read(options: SearchOptions, batch_rows: int) -> Iterator[Document]:
+    corpus = options.corpus
+    if corpus.startswith("dictd:"):
         from synth.search.corpus import CorpusError
         from synth.search.dictd import find_dictionaries, read_dictd
 
@@ -47,7 +65,7 @@ def _read(options: SearchOptions) -> Iterator[Document]:
         for index_path, dict_path in pairs:
             yield from read_dictd(index_path, dict_path)
     else:
-        yield from read_corpus(corpus)
+        yield from read_corpus(corpus, batch_rows)
 
 
 def corpus_patterns(options: SearchOptions) -> tuple[list[dict[str, Any]], bool]:
@@ -85,12 +103,12 @@ def index_location(options: SearchOptions) -> str:
     return str(options.cache_root() / f"index-{digest}")
 
 
-def ensure_index(options: SearchOptions) -> str:
-    """Build the index unless it exists; return its location."""
+def ensure_index(options: SearchOptions, batch_rows: int = BATCH_ROWS) -> str:
+    """Build the index unless it exists (streaming the corpus); return its location."""
     location = index_location(options)
     if not index_exists(location):
         patterns, generic = corpus_patterns(options)
-        build_index(corpus_documents(options), location,
+        build_index(corpus_documents(options, batch_rows), location,
                     {"corpus": options.corpus, "patterns": patterns, "generic_facts": generic})
     return location
 

@@ -16,13 +16,13 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synth.search.corpus import Document
-from synth.search.links import in_degrees
 
 FORMAT = 1
 META = "meta.json"
@@ -115,17 +115,19 @@ def _write(documents: Iterable[Document], folder: Path, meta: dict[str, Any]) ->
     started = time.perf_counter()
     (folder / "tantivy").mkdir()
     index = tantivy.Index(_schema(), path=str(folder / "tantivy"))
-    writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)  # one segment: stable order
-    docs = list(documents)
-    for doc in docs:
+    writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)  # one thread: stable order
+    ids: list[str] = []  # documents stream through: only ids and link counts stay in memory
+    degrees: Counter[str] = Counter()
+    for doc in documents:
         writer.add_document(tantivy.Document(
             id=doc.id, title=doc.title, aliases=list(doc.aliases) or [""], text=doc.text,
             url=doc.url, links=list(doc.links or ()) or [""]))
+        ids.append(doc.id)
+        degrees.update(set(doc.links or ()))
     writer.commit()
     writer.wait_merging_threads()
-    degrees = in_degrees(docs)
-    long_tail = [d.id for d in docs if degrees.get(d.id, 0) <= LONG_TAIL_MAX_IN_LINKS]
-    info = {"format": FORMAT, "documents": len(docs), "long_tail": long_tail[:LONG_TAIL_KEEP],
+    long_tail = [i for i in ids if degrees.get(i, 0) <= LONG_TAIL_MAX_IN_LINKS]
+    info = {"format": FORMAT, "documents": len(ids), "long_tail": long_tail[:LONG_TAIL_KEEP],
             "build_s": round(time.perf_counter() - started, 3), **meta}
     (folder / META).write_text(json.dumps(info), encoding="utf-8")
     return info

@@ -2,7 +2,8 @@
 alias) occurs in its text as whole words.
 
 One Aho-Corasick automaton (pyahocorasick) over all normalized titles scans each text once,
-so the cost is linear in the corpus size, whatever the number of titles.
+so the cost is linear in the corpus size, whatever the number of titles. The automaton needs
+only the names, so a large corpus is linked in two streaming passes (names, then texts).
 """
 
 from __future__ import annotations
@@ -17,43 +18,54 @@ from synth.search.text import word_key
 MIN_TITLE_CHARS = 3
 
 
-def _names(doc: Document) -> list[str]:
-    return [doc.title, *doc.aliases]
+class MentionLinker:
+    """An Aho-Corasick automaton over every document's names (title and aliases), built from
+    the names alone so that a corpus too large for memory can be linked as a stream.
+
+    Names shorter than `min_title_chars` or made only of digits are not matched (they would
+    link almost every page); the first document with a name keeps it."""
+
+    def __init__(self, names: Iterable[tuple[str, Sequence[str]]], *,
+                 min_title_chars: int = MIN_TITLE_CHARS) -> None:
+        import ahocorasick
+
+        owners: dict[str, str] = {}
+        for doc_id, doc_names in names:
+            for name in doc_names:
+                key = word_key(name)
+                plain = key.strip()
+                if len(plain) < min_title_chars or plain.replace(" ", "").isdigit():
+                    continue
+                owners.setdefault(key, doc_id)
+        self.automaton = ahocorasick.Automaton() if owners else None
+        for key, doc_id in owners.items():
+            self.automaton.add_word(key, doc_id)
+        if self.automaton is not None:
+            self.automaton.make_automaton()
+
+    def fill(self, doc: Document, *, overwrite: bool = False) -> Document:
+        """`doc` with `links` from its mentions (in order of first mention) where absent, or
+        always when `overwrite`."""
+        if self.automaton is None or (doc.links is not None and not overwrite):
+            return doc
+        found: dict[str, None] = {}
+        for _, doc_id in self.automaton.iter(word_key(doc.text)):
+            if doc_id != doc.id:
+                found.setdefault(doc_id)
+        return replace(doc, links=tuple(found))
+
+
+def names_of(doc: Document) -> tuple[str, list[str]]:
+    """What `MentionLinker` needs of a document: its id and names."""
+    return doc.id, [doc.title, *doc.aliases]
 
 
 def derive_links(documents: Sequence[Document], *, min_title_chars: int = MIN_TITLE_CHARS,
                  overwrite: bool = False) -> list[Document]:
-    """Documents with `links` filled from mentions where absent (or everywhere if `overwrite`).
-
-    Titles shorter than `min_title_chars` or made only of digits are not matched (they would
-    link almost every page). Links keep the order of first mention."""
-    import ahocorasick
-
-    automaton = ahocorasick.Automaton()
-    owners: dict[str, str] = {}
-    for doc in documents:
-        for name in _names(doc):
-            key = word_key(name)
-            plain = key.strip()
-            if len(plain) < min_title_chars or plain.replace(" ", "").isdigit():
-                continue
-            owners.setdefault(key, doc.id)  # the first document with a name keeps it
-    if not owners:
-        return list(documents)
-    for key, doc_id in owners.items():
-        automaton.add_word(key, doc_id)
-    automaton.make_automaton()
-    out = []
-    for doc in documents:
-        if doc.links is not None and not overwrite:
-            out.append(doc)
-            continue
-        found: dict[str, None] = {}
-        for _, doc_id in automaton.iter(word_key(doc.text)):
-            if doc_id != doc.id:
-                found.setdefault(doc_id)
-        out.append(replace(doc, links=tuple(found)))
-    return out
+    """Documents with `links` filled from whole-word mentions of other documents' names where
+    absent (or everywhere if `overwrite`); see `MentionLinker`."""
+    linker = MentionLinker(map(names_of, documents), min_title_chars=min_title_chars)
+    return [linker.fill(doc, overwrite=overwrite) for doc in documents]
 
 
 def in_degrees(documents: Iterable[Document]) -> Counter[str]:

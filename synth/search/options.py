@@ -8,20 +8,19 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from synth.env import FamilyOptions
+from synth.infra.config import StrictModel
 from synth.policy.base import Sampling
+from synth.resources import config_path
 from synth.search.facts import FactPattern
 
-PROMPTS = Path(__file__).resolve().parents[2] / "configs" / "prompts" / "search"
+PROMPTS = "prompts/search"  # under the configs shipped with synth (synth.resources)
 LEVELS = {1: (2, 2), 2: (2, 3), 3: (3, 2), 4: (3, 3), 5: (4, 3)}  # level -> (depth, breadth)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ModelEndpoint(_Strict):
+class ModelEndpoint(StrictModel):
     """A model-backed agent: OpenAI-compatible endpoints (see `policy` in job configs), its
     sampling and its prompt (a file; `{...}` placeholders are filled per question)."""
 
@@ -39,13 +38,13 @@ class ModelEndpoint(_Strict):
 
     def prompt_text(self) -> str:
         path = Path(self.prompt)
-        path = path if path.is_absolute() else PROMPTS / path
+        path = path if path.is_absolute() else config_path(PROMPTS) / path
         if not path.is_file():
             raise ValueError(f"prompt file not found: {path}")
         return path.read_text(encoding="utf-8")
 
 
-class AgentSpec(_Strict):
+class AgentSpec(StrictModel):
     """The question-construction or verification agent (or the rubric judge)."""
 
     kind: Literal["scripted", "model"] = "scripted"
@@ -76,7 +75,39 @@ DEFAULT_ANSWER_AGENTS = (
 )
 
 
-class SearchOptions(_Strict):
+class PreparedTasks(StrictModel):
+    """Tasks constructed by the build stage, before rollouts (with model agents, construction
+    is the slow part): the slots of a job, given by the job's `seed` and this family's `tasks`
+    and `difficulties` exactly as in the job config, are constructed in units and committed
+    under `location`; a task the job asks for that is not there is discarded as
+    `not_prepared`."""
+
+    location: str = Field(min_length=1, description="a folder or URI every worker can read")
+    seed: int = Field(description="the job's seed")
+    tasks: int = Field(ge=1, description="the family's task count in the job")
+    difficulties: dict[int, float] | list[int] | None = Field(
+        None, description="the family's difficulty mix in the job")
+    tasks_per_unit: int = Field(32, ge=1, le=10_000)
+
+    @field_validator("difficulties")
+    @classmethod
+    def _levels(cls, value: dict[int, float] | list[int] | None
+                ) -> dict[int, float] | list[int] | None:
+        mix = dict.fromkeys(value, 1.0) if isinstance(value, list) else value
+        if mix is not None:
+            if set(mix) - set(LEVELS):
+                raise ValueError(f"levels {sorted(set(mix) - set(LEVELS))} not in "
+                                 f"{tuple(LEVELS)}")
+            if sum(mix.values()) <= 0 or min(mix.values()) < 0:
+                raise ValueError("weights must be >= 0, sum > 0")
+        return value
+
+    def units(self) -> int:
+        """How many work units the build stage cuts the slots into."""
+        return -(-self.tasks // self.tasks_per_unit)
+
+
+class SearchOptions(FamilyOptions):
     """What a search-family job runs on and how tasks are made."""
 
     corpus: str = Field("generated", min_length=1, description=(
@@ -87,7 +118,8 @@ class SearchOptions(_Strict):
     index: str | None = Field(None, description="index folder or URI; default: the cache")
     cache_dir: str | None = Field(None, description="default $SYNTH_CACHE_DIR or ~/.cache/synth")
     backend: Literal["embedded", "http"] = "embedded"
-    service_url: str | None = Field(None, description="a serve-search URL (backend: http)")
+    service_url: str | None = Field(None, validate_default=True,
+                                    description="a serve-search URL (backend: http)")
     patterns: list[FactPattern] = Field(default_factory=list,
                                         description="fact patterns of a custom corpus")
     depth: int | None = Field(None, ge=1, le=4, description="hops; default: by level")
@@ -101,21 +133,27 @@ class SearchOptions(_Strict):
     rubric_fraction: float = Field(0.2, ge=0.0, le=1.0)
     rubric_threshold: float = Field(0.75, gt=0.0, le=1.0)
     judge: AgentSpec = AgentSpec()
-    prepared: str | None = Field(None, description="tasks prepared by the build stage")
-    tools_in: Literal["system", "developer"] = Field("system", description=(
-        "where the task's developer message finds the tools: on the system message, or inside "
-        "the developer turn itself"))
+    prepared: PreparedTasks | None = Field(None, description="tasks the build stage constructs")
+    tools_in: Literal["system", "developer"] = Field("developer", description=(
+        "where the tools are rendered: inside the developer turn that carries the task (the "
+        "template's search-agent format), or on the system message"))
 
-    @model_validator(mode="after")
-    def _consistent(self) -> SearchOptions:
-        if self.backend == "http" and not self.service_url:
-            raise ValueError("service_url: required when backend is 'http'")
-        if self.service_url and not self.service_url.startswith(("http://", "https://")):
-            raise ValueError("service_url: must be an http(s) URL")
-        names = [a.name for a in self.answer_agents]
+    @field_validator("service_url")
+    @classmethod
+    def _service_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("backend") == "http" and not value:
+            raise ValueError("required when backend is 'http'")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("answer_agents")
+    @classmethod
+    def _distinct_agents(cls, value: list[AnswerAgentSpec]) -> list[AnswerAgentSpec]:
+        names = [a.name for a in value]
         if len(set(names)) != len(names):
-            raise ValueError("answer_agents: names must be unique")
-        return self
+            raise ValueError("names must be unique")
+        return value
 
     def shape(self, level: int) -> tuple[int, int]:
         """(depth, breadth) at a level: the ladder, or a fixed depth with breadth growing by
