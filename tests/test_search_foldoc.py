@@ -77,12 +77,14 @@ def test_questions_cite_documents_that_contain_the_answer(foldoc, tasks) -> None
 
 def test_scripted_rollouts_pass_and_sample_exactly(foldoc, tasks, tokenizer) -> None:
     model = ScriptedModel(ScriptedConfig(seed=2))
-    model.remember(foldoc, tasks)
+    model.prepare(foldoc, tasks)
     for task in tasks:
         traj = asyncio.run(run_rollout(task, foldoc, model, tokenizer=tokenizer))
         assert traj.finish_reason == "answered" and traj.passed, traj.verdict_reason
         assert traj.n_tool_calls == task.n_reference_calls
         (sample,) = build_samples(traj.messages, tokenizer, traj.completions)
-        assert sample.messages[1]["role"] == "developer"
+        system, opening = sample.messages[:2]
+        assert opening["role"] == "developer" and opening["tools"] == task.tools
+        assert "tools" not in system  # the tools are rendered inside the developer turn
         text = encode_messages(sample.messages, thinking_mode="thinking", drop_thinking=True)
         assert tokenizer.encode(text) == sample.input_ids
