@@ -105,3 +105,18 @@ def test_prepared_tasks_are_constructed_by_the_build_stage(ray_session, tmp_path
             served_tasks += 1
     assert served_tasks >= 3
     assert family.generate(99, 1).discard == "not_prepared"
+
+
+def test_the_cluster_config_prepares_its_own_slots() -> None:
+    import yaml
+
+    from synth.env import resolve_family
+    from synth.resources import config_path
+
+    config = parse_config(yaml.safe_load(config_path("search-cluster.yaml").read_text()))
+    (spec,) = config.families
+    family = resolve_family(spec.name, spec.options)
+    prepared = family.options.prepared
+    assert (prepared.seed, prepared.tasks) == (config.seed, spec.tasks)
+    assert prepared.difficulties == spec.difficulties
+    assert family.options.backend == "http" and family.build_stage().name == "search-tasks"
