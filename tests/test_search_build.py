@@ -78,19 +78,21 @@ def test_the_index_is_a_build_stage_committed_once(ray_session, tmp_path) -> Non
 def test_prepared_tasks_are_constructed_by_the_build_stage(ray_session, tmp_path) -> None:
     prepared = {"location": str(tmp_path / "prepared"), "seed": 5, "tasks": 6,
                 "difficulties": [1, 2], "tasks_per_unit": 2}
-    family = SearchFamily({"prepared": prepared})
-    stage = family.build_stage()
-    while stage.name != "search-tasks":  # the default index first, unless it is built
-        stage = stage.then
+    cache = {"cache_dir": str(tmp_path / "cache")}  # a fresh index: built first, then the tasks
+    family = SearchFamily({**cache, "prepared": prepared})
+    index = family.build_stage()
+    stage = index.then
+    assert (index.name, stage.name, stage.then) == ("search-index", "search-tasks", None)
     assert len(stage.units) <= 3 and sum(len(u.slots) for u in stage.units) == 6
-    config = small_job(tmp_path, {"prepared": prepared}, tasks=6, seed=5)
+    config = small_job(tmp_path, {**cache, "prepared": prepared}, tasks=6, seed=5)
     run_build_stage("search", family, config)
+    assert family.build_stage().name == "search-tasks"  # the index is built now
     files = {p: p.stat().st_mtime_ns for p in (tmp_path / "prepared" / "tasks").iterdir()}
     assert len(files) == len(stage.units)
     run_build_stage("search", family, config)  # committed units are not constructed again
     assert {p: p.stat().st_mtime_ns for p in files} == files
 
-    fresh = SearchFamily()
+    fresh = SearchFamily(cache)
     slots = [slot for shard in plan_shards(config, {"search": family.levels})
              for slot in shard.slots]
     assert sorted((s.seed, s.difficulty) for s in slots) == sorted(
