@@ -69,8 +69,14 @@ def test_the_index_is_a_build_stage_committed_once(ray_session, tmp_path) -> Non
     run_build_stage("search", family, small_job(tmp_path, options))
     assert index_exists(location) and Output(stage.output).is_committed("index")
     assert SearchIndex(location).meta["documents"] == 60
-    assert family.build_stage() is None  # built: nothing left to run
-    assert SearchFamily({**options, "corpus_seed": 10}).build_stage() is not None
+    built = {p: p.stat().st_mtime_ns for p in Path(location).rglob("*")}
+    marker = Path(stage.output) / "_commits" / "index.json"
+    committed = marker.stat().st_mtime_ns
+    run_build_stage("search", family, small_job(tmp_path, options))  # committed: skipped
+    assert {p: p.stat().st_mtime_ns for p in Path(location).rglob("*")} == built
+    assert marker.stat().st_mtime_ns == committed
+    other = SearchFamily({**options, "corpus_seed": 10}).build_stage()
+    assert other.output != stage.output  # other content, another index
     assert SearchFamily({**options, "backend": "http",
                          "service_url": "http://127.0.0.1:1"}).build_stage() is None
 
@@ -78,7 +84,7 @@ def test_the_index_is_a_build_stage_committed_once(ray_session, tmp_path) -> Non
 def test_prepared_tasks_are_constructed_by_the_build_stage(ray_session, tmp_path) -> None:
     prepared = {"location": str(tmp_path / "prepared"), "seed": 5, "tasks": 6,
                 "difficulties": [1, 2], "tasks_per_unit": 2}
-    cache = {"cache_dir": str(tmp_path / "cache")}  # a fresh index: built first, then the tasks
+    cache = {"cache_dir": str(tmp_path / "cache")}  # the index is built first, then the tasks
     family = SearchFamily({**cache, "prepared": prepared})
     index = family.build_stage()
     stage = index.then
@@ -86,7 +92,6 @@ def test_prepared_tasks_are_constructed_by_the_build_stage(ray_session, tmp_path
     assert len(stage.units) <= 3 and sum(len(u.slots) for u in stage.units) == 6
     config = small_job(tmp_path, {**cache, "prepared": prepared}, tasks=6, seed=5)
     run_build_stage("search", family, config)
-    assert family.build_stage().name == "search-tasks"  # the index is built now
     files = {p: p.stat().st_mtime_ns for p in (tmp_path / "prepared" / "tasks").iterdir()}
     assert len(files) == len(stage.units)
     run_build_stage("search", family, config)  # committed units are not constructed again

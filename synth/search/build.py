@@ -2,8 +2,9 @@
 which the job runs as committed Ray units before planning shards (a rerun skips them).
 
 - The index: one unit (`index_work`) builds the corpus's index at `index_location(options)`,
-  streaming the corpus; its commit marker lives beside it, in `<location>.build`. An index
-  that already exists (or one a search service owns, `backend: http`) needs no stage.
+  streaming the corpus, unless it is there already; its commit marker lives beside it, in
+  `<location>.build` (so that folder's parent must be writable). An index a search service
+  owns (`backend: http`) needs no stage.
 - Prepared tasks (`options.prepared`): the job's task slots, grouped into units by a hash of
   the task id, constructed and validated once (`prepare_work`) into
   `<prepared.location>/tasks/<unit>.parquet`. A worker that needs a task reads only its unit's
@@ -23,7 +24,7 @@ import pyarrow as pa
 from synth.env import BuildStage, Task, make_task_id, resolve_family
 from synth.infra.units import UnitOutput
 from synth.search.engine import ensure_index, index_location
-from synth.search.index import index_exists, read_meta
+from synth.search.index import read_meta
 from synth.search.options import PreparedTasks, SearchOptions
 from synth.seeding import derive_seed
 
@@ -117,11 +118,11 @@ class PreparedStore:
 
 
 def index_stage(options: SearchOptions, then: BuildStage | None = None) -> BuildStage | None:
-    """The index's build stage followed by `then`; just `then` when there is nothing to
-    build."""
-    location = index_location(options)
-    if options.backend == "http" or index_exists(location):
+    """The index's build stage followed by `then` (just `then` when a service owns the index).
+    A built index is found by `ensure_index`, so its unit commits without building again."""
+    if options.backend == "http":
         return then
+    location = index_location(options)
     return BuildStage("search-index", f"{location.rstrip('/')}.build", [INDEX_UNIT],
                       lambda unit: unit, index_work, options, then=then)
 
