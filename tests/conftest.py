@@ -41,11 +41,10 @@ def generic_examples(name: str, n: int) -> int:
     """How many tasks (seeds) a generic suite takes of a family: half as many (at least one) of
     families whose tasks need a build stage or blocking tools (an index, a sandbox, a kernel),
     which are slower to generate and roll out; their own test files cover them in depth."""
-    from synth.env import EnvFamily, get_family
+    from synth.bench.envs import is_procedural
+    from synth.env import get_family
 
-    family = get_family(name)
-    heavy = family.blocking_tools or type(family).build_stage is not EnvFamily.build_stage
-    return max(1, n // 2) if heavy else n
+    return n if is_procedural(get_family(name)) else max(1, n // 2)
 
 
 def small_job(output: str, families: list[str] | None = None, tasks: int = 6,
