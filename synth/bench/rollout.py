@@ -40,7 +40,8 @@ import psutil
 from synth.env import EnvFamily, Task, family_names, get_family
 from synth.infra.gc_tuning import rollout_gc
 from synth.policy.base import Completion, Policy, Prompt, Sampling
-from synth.policy.mock_server import MockServerConfig, MockServerProcess
+from synth.policy.mock_config import MockServerConfig
+from synth.policy.mock_process import MockServerProcess
 from synth.policy.openai import OpenAICompletionsClient
 from synth.policy.scripted import ScriptedConfig, ScriptedModel
 from synth.rollout.loop import Budgets, run_rollout
