@@ -238,6 +238,14 @@ class OpenAICompletionsClient(Policy):
                                      attempts=0, latency_s=time.perf_counter() - start)
         total_s = self.config.request_timeout_for(sampling.max_tokens)
         timeout = aiohttp.ClientTimeout(total=total_s, sock_connect=self.config.connect_timeout_s)
+        try:
+            return await self._with_retries(prompt, session, slots, payload, timeout, start)
+        finally:
+            self.router.leave(prompt.tag)
+
+    async def _with_retries(self, prompt: Prompt, session: aiohttp.ClientSession,
+                            slots: LocalSlots | FleetSlots, payload: bytes,
+                            timeout: aiohttp.ClientTimeout, start: float) -> Completion:
         endpoint: Endpoint | None = None
         attempts, timeouts, kind = 0, 0, "unknown"
         while True:

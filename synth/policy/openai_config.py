@@ -41,9 +41,9 @@ class OpenAIPolicyConfig(BaseModel):
         "(the driver starts the permit broker: synth.policy.permits.start_permit_broker)")
     routing: Literal["affinity", "least_outstanding"] = Field(
         "affinity", description="affinity: each trajectory keeps to one endpoint (its prefix "
-        "stays in that server's KV cache) unless that one is over its load bound")
-    affinity_slack: float = Field(0.1, ge=0.0, le=4.0, description="an endpoint takes a "
-                                  "trajectory while below (1 + slack) x the mean load")
+        "stays in that server's KV cache); least_outstanding: fewest requests in flight")
+    affinity_slack: float = Field(0.1, ge=0.0, le=4.0, description="an endpoint takes new "
+                                  "trajectories while it has fewer than (1 + slack) x the mean")
     sglang_dp_size: int | None = Field(None, ge=1, description="SGLang --dp of every "
                                        "endpoint: pin each trajectory to one rank")
     request_timeout_s: float = Field(600.0, gt=0, description="queueing and prefill")

@@ -3,11 +3,15 @@
 A trajectory's steps share their whole prefix, and a server that saw the previous step holds
 it in its KV cache (vLLM's prefix caching, SGLang's radix cache). Spreading steps by load
 alone sends each one to a server that must recompute the prefix with probability (N-1)/N.
-`Router` gives every trajectory (the prompt's tag) a home by consistent hashing and keeps it
-on the endpoint that served its last step, moving only when that endpoint is cooling down or
-over its load bound: `ceil((1 + slack) x mean in flight)` (consistent hashing with bounded
-loads, Mirrokni et al. 2018). The hash is deterministic, so every process agrees on homes
-with no shared state; loads are this process's own. Requests without a tag, and the
+`Router` places every trajectory (the prompt's tag) by consistent hashing with bounded loads
+(Mirrokni et al. 2018): the first endpoint clockwise from the tag's hash on a ring whose
+trajectories number below `ceil((1 + slack) x mean)`. A placed trajectory stays until its
+endpoint cools down; a single failed attempt is retried elsewhere without moving it. Load is
+counted in trajectories, not requests: a trajectory between steps (its tool running) still
+owns its cache, and requests in flight would swing with every tool call. A trajectory is let
+go `idle_s` after its last request ended (it finished, or it will be placed again, by the
+same hash, usually on the same endpoint). The hash is deterministic, so every process agrees
+on homes with no shared state; counts are this process's own. Requests without a tag, and the
 `least_outstanding` mode, go to the endpoint with the fewest requests in flight.
 """
 
@@ -18,6 +22,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 VIRTUAL_NODES = 160  # ring points per endpoint: shares within a few percent of 1/N
@@ -30,6 +35,7 @@ class Endpoint:
     url: str  # where requests go
     root: str  # the server's base URL (probes go to root + /v1/models)
     in_flight: int = 0
+    trajectories: int = 0  # placed here by affinity
     failures: int = 0  # consecutive
     cooldown_until: float = 0.0
     requests: int = 0
@@ -45,17 +51,26 @@ def dp_rank_for(tag: str, dp_size: int) -> int:
     return stable_hash(tag + "\x00dp") % dp_size
 
 
+@dataclass
+class _Placement:
+    endpoint: Endpoint
+    active: int = 0  # requests of the trajectory in flight
+
+
 class Router:
     """Picks endpoints; `affinity=False` is plain least-outstanding."""
 
     def __init__(self, endpoints: list[Endpoint], *, affinity: bool = True,
-                 slack: float = 0.1, max_tags: int = 65536) -> None:
+                 slack: float = 0.1, idle_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.endpoints = endpoints
         self.affinity = affinity
         self.slack = slack
-        self.max_tags = max_tags
+        self.idle_s = idle_s
+        self.clock = clock
         self._rr = 0
-        self._last: OrderedDict[str, Endpoint] = OrderedDict()
+        self._placed: dict[str, _Placement] = {}
+        self._idle: OrderedDict[str, float] = OrderedDict()  # tag -> when its last request ended
         self._ring = sorted((stable_hash(f"{e.root}#{v}"), i)
                             for i, e in enumerate(endpoints) for v in range(VIRTUAL_NODES))
         self._points = [p for p, _ in self._ring]
@@ -76,38 +91,58 @@ class Router:
         return order
 
     def pick(self, tag: str, avoid: Endpoint | None = None) -> Endpoint:
-        """The endpoint for the next request of `tag` (`avoid`: the one that just failed)."""
-        now = time.monotonic()
+        """The endpoint for a request of `tag`. `avoid` marks a retry (the endpoint that just
+        failed); without it the call starts a request, which `leave(tag)` must end."""
+        now = self.clock()
         ready = [e for e in self.endpoints if e.cooldown_until <= now] or self.endpoints
-        if avoid is not None and len(ready) > 1:
-            ready = [e for e in ready if e is not avoid]
         if not self.affinity or not tag:
+            if avoid is not None and len(ready) > 1:
+                ready = [e for e in ready if e is not avoid]
             return self._least_outstanding(ready)
-        total = sum(e.in_flight for e in self.endpoints) + 1
+        self._expire(now)
+        placement = self._placed.get(tag)
+        if placement is None or placement.endpoint not in ready:
+            placement = self._place(tag, placement, ready)
+        if avoid is None:
+            placement.active += 1
+            self._idle.pop(tag, None)
+        elif placement.endpoint is avoid and len(ready) > 1:
+            return self._least_outstanding([e for e in ready if e is not avoid])
+        return placement.endpoint
+
+    def leave(self, tag: str) -> None:
+        """A request of `tag` ended (answered or given up)."""
+        placement = self._placed.get(tag) if self.affinity and tag else None
+        if placement is None:
+            return
+        placement.active = max(0, placement.active - 1)
+        if placement.active == 0:
+            self._idle[tag] = self.clock()
+            self._idle.move_to_end(tag)
+
+    def _place(self, tag: str, old: _Placement | None, ready: list[Endpoint]) -> _Placement:
+        if old is not None:
+            old.endpoint.trajectories -= 1
+        total = sum(e.trajectories for e in self.endpoints) + 1
         bound = math.ceil((1.0 + self.slack) * total / len(ready))
-        last = self._last.get(tag)
-        chosen = None
-        if last is not None and last in ready and last.in_flight < bound:
-            chosen = last
-        else:
-            for endpoint in self.home_order(tag):
-                if endpoint in ready and endpoint.in_flight < bound:
-                    chosen = endpoint
-                    break
-        if chosen is None:
-            chosen = self._least_outstanding(ready)
-        self._remember(tag, chosen)
-        return chosen
+        chosen = next((e for e in self.home_order(tag) if e in ready and e.trajectories < bound),
+                      None) or min(ready, key=lambda e: e.trajectories)
+        chosen.trajectories += 1
+        placement = _Placement(chosen, old.active if old is not None else 0)
+        self._placed[tag] = placement
+        return placement
 
-    def forget(self, tag: str) -> None:
-        """The trajectory is over (optional: the table is an LRU anyway)."""
-        self._last.pop(tag, None)
-
-    def _remember(self, tag: str, endpoint: Endpoint) -> None:
-        self._last[tag] = endpoint
-        self._last.move_to_end(tag)
-        if len(self._last) > self.max_tags:
-            self._last.popitem(last=False)
+    def _expire(self, now: float) -> None:
+        """Let go of trajectories idle for `idle_s`."""
+        cutoff = now - self.idle_s
+        while self._idle:
+            tag, ended = next(iter(self._idle.items()))
+            if ended > cutoff:
+                break
+            del self._idle[tag]
+            placement = self._placed.pop(tag, None)
+            if placement is not None:
+                placement.endpoint.trajectories -= 1
 
     def _least_outstanding(self, ready: list[Endpoint]) -> Endpoint:
         """Fewest requests in flight; ties round-robin."""
