@@ -181,6 +181,8 @@ def find_permit_broker(config: OpenAIPolicyConfig) -> Any:
     import ray
 
     try:
+        if not ray.is_initialized():  # get_actor would start a local Ray of its own
+            raise LookupError("this process is not connected to Ray")
         return ray.get_actor(permit_broker_name(config))
     except Exception as exc:  # not started, or Ray not initialized in this process
         raise PermitsUnavailable(
