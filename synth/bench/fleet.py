@@ -156,7 +156,8 @@ def bench_fleet(smoke: bool = False, work: FleetWorkload | None = None) -> dict[
         "speedup_vs_least_outstanding": speedup,
         "hit_ratio_least_outstanding": base["hit_ratio"],
         "imbalance_least_outstanding": base["imbalance"],
-        "modes": modes, "workload": asdict(work), "smoke": smoke,
+        "modes": modes, "smoke": smoke,
+        "workload": {**asdict(work), "simulation": work.simulation.model_dump()},
         "targets": {"hit_ratio": TARGET_HIT_RATIO, "imbalance": TARGET_IMBALANCE,
                     "speedup_vs_least_outstanding": TARGET_SPEEDUP},
     }
