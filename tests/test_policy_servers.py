@@ -381,3 +381,4 @@ def test_wait_for_endpoints_probes_until_the_server_returns(prompt: Prompt) -> N
 
     down, up, after = run(body())
     assert (down, up) == (False, True) and after.error is None
+    assert run(ScriptedModel().wait_for_endpoints(0.0))  # no servers: always reachable

@@ -3,6 +3,8 @@
 Throughput: the mock server runs in its own process with a fixed latency L and no faults; this
 process runs C rollout workers (started staggered over one L, each running rollouts back to
 back over tasks of every family) through one `OpenAICompletionsClient` that sends token ids.
+Like vLLM and SGLang with `return_token_ids`, the mock echoes every prompt's ids in its
+answer, so the client pays for receiving (and skipping) them.
 After a warm-up of 4 L (every trajectory starts at once; the first steps carry the setup) the
 completed model calls in a window give calls/s; efficiency = (calls/s) / (C/L). CPU per step
 is this process's CPU in the window over those calls; the server's CPU (its own pid) and the

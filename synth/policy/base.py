@@ -100,5 +100,10 @@ class Policy(ABC):
     async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:
         """One completion for `prompt`. Must not raise: failures are error completions."""
 
+    async def wait_for_endpoints(self, timeout_s: float) -> bool:
+        """Wait (up to `timeout_s`) until the model can be reached again after infrastructure
+        failures; True when it can. A policy without servers is always reachable."""
+        return True
+
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections; the default has none."""
