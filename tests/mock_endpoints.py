@@ -1,4 +1,4 @@
-"""Helpers for tests that talk to mock servers over loopback HTTP (no HTTP mocking)."""
+"""Shared pieces of the tests that talk to mock servers over loopback HTTP (no HTTP mocking)."""
 
 from __future__ import annotations
 
