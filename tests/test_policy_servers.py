@@ -36,6 +36,7 @@ from synth.policy.token_ids import (
     IDS_OUT_OF_VOCABULARY,
     TextLostSpecialTokens,
     check_served_ids,
+    vocab_size_of,
 )
 from synth.policy.wire import parse_completions, without_array
 from synth.template import BOS, EOS, EOS_ID
@@ -254,6 +255,48 @@ def test_unreadable_bodies_are_retried_infrastructure_errors(prompt: Prompt) -> 
 
     c = run(body())
     assert (c.error, c.attempts, c.infrastructure) == ("bad_response", 4, True)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=4) |
+                     st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=12)
+
+
+_CLIENTS: dict[bool, Any] = {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(choice=st.fixed_dictionaries({}, optional={
+    "text": st.one_of(st.text(max_size=20), _JSON), "finish_reason": _JSON,
+    "token_ids": st.one_of(_JSON, st.lists(st.integers(-5, 200000), max_size=8)),
+    "prompt_token_ids": st.lists(st.integers(0, 9), max_size=5), "stop_reason": _JSON}),
+       usage=_JSON, native=st.booleans(), meta=_JSON)
+def test_any_answer_is_a_completion_or_a_retried_error(choice: dict[str, Any], usage: Any,
+                                                       native: bool, meta: Any) -> None:
+    """Whatever a server answers, the client returns a completion with valid ids or fails
+    the attempt with a recorded kind: never another exception."""
+    from synth.policy.openai import OpenAICompletionsClient
+    from synth.policy.wire import AttemptError, parse_generate
+
+    policy = _CLIENTS.setdefault(native, OpenAICompletionsClient(
+        {"base_urls": ["http://127.0.0.1:9"], "server": "sglang-native" if native else "vllm"}))
+    if native:
+        body = {"text": choice.get("text", ""), "output_ids": choice.get("token_ids"),
+                "meta_info": meta if not isinstance(meta, dict) else
+                {**meta, "finish_reason": {"type": choice.get("finish_reason")}}}
+    else:
+        body = {"choices": [choice], "usage": usage}
+    raw = json.dumps(body).encode()
+    try:
+        served = (parse_generate if native else parse_completions)(raw)
+        c = policy._completion(served, policy.endpoints[0])
+    except AttemptError as exc:
+        assert exc.kind in {"bad_response", "aborted", "engine_error", "token_ids_missing",
+                            "text_ids_mismatch"}
+        return
+    assert isinstance(c.text, str) and c.finish_reason in {"stop", "length", "error"}
+    vocab = vocab_size_of(cached_tokenizer())
+    assert c.token_ids is None or all(type(i) is int and 0 <= i < vocab for i in c.token_ids)
 
 
 # -- 5. timeouts --------------------------------------------------------------------------------

@@ -314,10 +314,10 @@ class OpenAICompletionsClient(Policy):
     def _completion(self, served: ServedCompletion, endpoint: Endpoint) -> Completion:
         """Finish reason and ids checked (module docstring); AttemptError for server faults."""
         reason = served.finish
-        if reason in RETRIED_FINISHES:
-            raise AttemptError(RETRIED_FINISHES[str(reason)])
-        if reason is None:
+        if not isinstance(reason, str):
             raise AttemptError("bad_response")
+        if reason in RETRIED_FINISHES:
+            raise AttemptError(RETRIED_FINISHES[reason])
         extra: dict[str, object] = {}
         if served.stop is not None:
             extra["stop_reason"] = served.stop
