@@ -3,6 +3,8 @@
 Throughput: the mock server runs in its own process with a fixed latency L and no faults; this
 process runs C rollout workers (started staggered over one L, each running rollouts back to
 back over tasks of every family) through one `OpenAICompletionsClient` that sends token ids.
+Like vLLM and SGLang with `return_token_ids`, the mock echoes every prompt's ids in its
+answer, so the client pays for receiving (and skipping) them.
 After a warm-up of 4 L (every trajectory starts at once; the first steps carry the setup) the
 completed model calls in a window give calls/s; efficiency = (calls/s) / (C/L). CPU per step
 is this process's CPU in the window over those calls; the server's CPU (its own pid) and the
@@ -40,7 +42,8 @@ import psutil
 from synth.env import EnvFamily, Task, family_names, get_family
 from synth.infra.gc_tuning import rollout_gc
 from synth.policy.base import Completion, Policy, Prompt, Sampling
-from synth.policy.mock_server import MockServerConfig, MockServerProcess
+from synth.policy.mock_config import MockServerConfig
+from synth.policy.mock_process import MockServerProcess
 from synth.policy.openai import OpenAICompletionsClient
 from synth.policy.scripted import ScriptedConfig, ScriptedModel
 from synth.rollout.loop import Budgets, run_rollout
