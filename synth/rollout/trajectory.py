@@ -31,6 +31,10 @@ class CompletionRecord:
     latency_s: float = 0.0
     attempts: int = 1
     eos_stripped: bool = False
+    #: the call failed without a model answer (an outage, not an outcome of the model)
+    infrastructure: bool = False
+    #: why the served token ids were replaced by the text's own tokenization (or None)
+    retokenized: str | None = None
 
 
 @dataclass
@@ -56,6 +60,12 @@ class Trajectory:
     context_tokens: int = 0
     wall_s: float = 0.0
     model: str = ""
+
+    @property
+    def outage(self) -> bool:
+        """Ended because the model could not be reached: not data, to be rolled out again."""
+        return self.finish_reason.startswith(f"{FINISH_POLICY_ERROR}:") and bool(
+            self.completions) and self.completions[-1].infrastructure
 
     @property
     def completion_tokens(self) -> int:
