@@ -39,7 +39,8 @@ from typing import Any
 
 import psutil
 
-from synth.env import EnvFamily, Task, family_names, get_family
+from synth.bench.envs import procedural_family_names
+from synth.env import EnvFamily, Task, get_family
 from synth.infra.gc_tuning import rollout_gc
 from synth.policy.base import Completion, Policy, Prompt, Sampling
 from synth.policy.mock_config import MockServerConfig
@@ -62,9 +63,9 @@ SAMPLING = Sampling(max_tokens=2048)
 
 # -- tasks and counting ---------------------------------------------------------------------
 def make_tasks(seeds_per_level: int) -> list[tuple[EnvFamily, Task]]:
-    """Validated tasks from every registered family and level, interleaved by family."""
+    """Validated tasks from every procedural family and level, interleaved by family."""
     per_family = []
-    for name in family_names():
+    for name in procedural_family_names():
         family = get_family(name)
         found = []
         for level, seed in itertools.product(family.levels, range(seeds_per_level)):

@@ -22,7 +22,8 @@ BuildWork = Callable[[Any, Any], UnitOutput]
 @dataclass(frozen=True)
 class BuildStage:
     """Units to run before rollouts: `work(context, unit)` for each, committed under `output`
-    (a local path or URI every worker can read)."""
+    (a local path or URI every worker can read). `then`: a stage that needs these artifacts
+    (e.g. tasks constructed over a built index), run once this one has committed."""
 
     name: str
     output: str
@@ -30,3 +31,4 @@ class BuildStage:
     unit_id: Callable[[Any], str]
     work: BuildWork
     context: Any = None
+    then: BuildStage | None = None

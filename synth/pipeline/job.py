@@ -44,17 +44,18 @@ class BuildStageError(RuntimeError):
 
 
 def run_build_stage(name: str, family: EnvFamily, config: JobConfig) -> None:
-    """Run a family's build stage (if any) as committed units; a rerun skips what is built."""
+    """Run a family's build stage (if any, and the stages it chains) as committed units; a
+    rerun skips what is built."""
     stage = family.build_stage()
-    if stage is None:
-        return
-    report = run_units(Output(stage.output), stage.units, stage.unit_id, stage.work,
-                       stage.context, config.ray)
-    if report.failed:
-        first = report.failed[0]
-        raise BuildStageError(
-            f"{name}: build stage {stage.name!r} failed for {len(report.failed)} unit(s) "
-            f"(first: {first['unit_id']}: {first.get('error')}); rerun to retry them")
+    while stage is not None:
+        report = run_units(Output(stage.output), stage.units, stage.unit_id, stage.work,
+                           stage.context, config.ray)
+        if report.failed:
+            first = report.failed[0]
+            raise BuildStageError(
+                f"{name}: build stage {stage.name!r} failed for {len(report.failed)} unit(s) "
+                f"(first: {first['unit_id']}: {first.get('error')}); rerun to retry them")
+        stage = stage.then
 
 
 def start_fleet_permits(config: JobConfig) -> Any:
