@@ -11,33 +11,21 @@ import json
 import logging
 import random
 import secrets
-import socket
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
+from mock_endpoints import SAMPLING, bank_prompt, client, complete_all, free_port, run, with_servers
 
-from synth.policy.base import Completion, Prompt, Sampling
-from synth.policy.mock_server import (
-    MockServer,
-    MockServerConfig,
-    MockServerProcess,
-    _PromptCache,
-    _split_body,
-)
-from synth.policy.openai import (
-    OpenAICompletionsClient,
-    OpenAIPolicyConfig,
-    _IdsJson,
-    cached_tokenizer,
-)
+from synth.policy.base import Completion, Prompt, is_infrastructure_error
+from synth.policy.mock_process import MockServerProcess
+from synth.policy.mock_prompts import PromptDecoder, split_body
+from synth.policy.mock_server import MockServer, MockServerConfig
+from synth.policy.openai import OpenAICompletionsClient, cached_tokenizer
 from synth.policy.scripted import ScriptedModel
+from synth.policy.token_ids import IdsJson
 from synth.template import EOS, EOS_ID
-
-SAMPLING = Sampling(max_tokens=4096)
-FAST = {"backoff_base_s": 0.001, "backoff_max_s": 0.01, "request_timeout_s": 5.0}
 
 
 @pytest.fixture(scope="module")
@@ -47,47 +35,7 @@ def tokenizer() -> Any:
 
 @pytest.fixture(scope="module")
 def prompt(tokenizer: Any) -> Prompt:
-    from synth.env import get_family
-    from synth.template import encode_messages
-
-    task = get_family("bank").generate(1, 1).task
-    text = encode_messages([task.system_message(),
-                            {"role": "user", "content": task.user_turns[0]}])
-    return Prompt(text, tokenizer.encode(text), tag=task.task_id + "#0")
-
-
-def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def with_servers(configs: list[MockServerConfig],
-                       body: Callable[[list[str], list[MockServer]], Awaitable[Any]]) -> Any:
-    servers = [MockServer(c) for c in configs]
-    try:
-        urls = [await s.start() for s in servers]
-        return await body(urls, servers)
-    finally:
-        for s in servers:
-            await s.stop()
-
-
-def client(urls: list[str], **kw: Any) -> OpenAICompletionsClient:
-    return OpenAICompletionsClient(OpenAIPolicyConfig(base_urls=urls, **{**FAST, **kw}))
-
-
-async def complete_all(policy: OpenAICompletionsClient, prompt: Prompt,
-                       n: int) -> list[Completion]:
-    try:
-        return list(await asyncio.gather(*(policy.complete(prompt, SAMPLING)
-                                           for _ in range(n))))
-    finally:
-        await policy.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return bank_prompt(tokenizer)
 
 
 # -- the happy path -----------------------------------------------------------------------------
@@ -101,7 +49,7 @@ def test_models_endpoint_lists_the_model() -> None:
     assert [m["id"] for m in data["data"]] == ["dsv32-mock"]
 
 
-@pytest.mark.parametrize("server", ["vllm", "sglang", "generic"])
+@pytest.mark.parametrize("server", ["vllm", "sglang", "sglang-native", "generic"])
 def test_completion_matches_the_scripted_model(prompt: Prompt, tokenizer: Any,
                                                server: str) -> None:
     expected = ScriptedModel().complete_now(prompt, SAMPLING)
@@ -114,8 +62,9 @@ def test_completion_matches_the_scripted_model(prompt: Prompt, tokenizer: Any,
     assert c.text == expected.text and c.text.endswith(EOS)
     assert "eos_stripped" not in c.extra
     assert c.attempts == 1 and c.latency_s > 0
-    assert c.endpoint is not None and c.endpoint.endswith("/v1/completions")
-    assert c.prompt_tokens == len(prompt.token_ids or [])
+    route = "/generate" if server == "sglang-native" else "/v1/completions"
+    assert c.endpoint is not None and c.endpoint.endswith(route)
+    assert c.prompt_tokens == len(prompt.token_ids or []) and c.retokenized is None
     if server == "generic":  # nothing asked beyond the OpenAI fields
         assert c.token_ids is None
     else:
@@ -144,7 +93,7 @@ def test_eos_id_matches_the_tokenizer(tokenizer: Any) -> None:
 def test_cached_prompt_bytes_decode_like_the_tokenizer(tokenizer: Any) -> None:
     """The server's piecewise decode and the client's incremental JSON are exact."""
     rng = random.Random(0)
-    cache, ids_json = _PromptCache(tokenizer), _IdsJson()
+    cache, ids_json = PromptDecoder(tokenizer), IdsJson()
     for trial in range(16):
         ids = [rng.randrange(0, 128000) for _ in range(rng.randint(1, 3000))]
         if trial % 2:  # real text, multi-byte characters included
@@ -153,7 +102,7 @@ def test_cached_prompt_bytes_decode_like_the_tokenizer(tokenizer: Any) -> None:
         for seq in (ids, grown):
             inner = ids_json.dumps(f"t{trial % 3}", seq)
             assert inner == json.dumps(seq, separators=(",", ":"))[1:-1]
-            rest, arr = _split_body(f'{{"user": "x", "prompt": [{inner}]}}'.encode())
+            rest, arr = split_body(f'{{"user": "x", "prompt": [{inner}]}}'.encode())
             assert rest == {"user": "x", "prompt": []} and arr is not None
             assert cache.decode_raw(arr) == (tokenizer.decode(seq), len(seq))
 
@@ -161,7 +110,7 @@ def test_cached_prompt_bytes_decode_like_the_tokenizer(tokenizer: Any) -> None:
 # -- balancing ----------------------------------------------------------------------------------
 def test_requests_spread_over_every_endpoint(prompt: Prompt) -> None:
     async def body(urls: list[str], servers: list[MockServer]) -> list[int]:
-        done = await complete_all(client(urls), prompt, 30)
+        done = await complete_all(client(urls, routing="least_outstanding"), prompt, 30)
         assert all(c.error is None for c in done)
         assert {c.endpoint for c in done} == {u + "/v1/completions" for u in urls}
         return [s.stats["requests"] for s in servers]
@@ -172,7 +121,7 @@ def test_requests_spread_over_every_endpoint(prompt: Prompt) -> None:
 
 def test_least_outstanding_sends_most_work_to_the_fast_endpoint(prompt: Prompt) -> None:
     async def body(urls: list[str], servers: list[MockServer]) -> list[int]:
-        policy = client(urls)
+        policy = client(urls, routing="least_outstanding")
         tasks = []
         for _ in range(60):  # open-loop arrivals: round-robin would split them 30/30
             tasks.append(asyncio.ensure_future(policy.complete(prompt, SAMPLING)))
@@ -219,8 +168,8 @@ def test_retries_recover_from_hangs(prompt: Prompt) -> None:
     config = MockServerConfig(seed=1, faults={"hang": 0.5})
 
     async def body(urls: list[str], servers: list[MockServer]) -> list[Completion]:
-        done = await complete_all(client(urls, request_timeout_s=0.25, max_retries=10),
-                                  prompt, 6)
+        done = await complete_all(client(urls, request_timeout_s=0.25, max_retries=10,
+                                         max_timeout_retries=10), prompt, 6)
         assert servers[0].stats["hang"] > 0
         return done
 
@@ -229,18 +178,23 @@ def test_retries_recover_from_hangs(prompt: Prompt) -> None:
     assert any(c.attempts > 1 for c in done)
 
 
-@pytest.mark.parametrize(("faults", "kind"), [({"http_500": 1.0}, "http_500"),
-                                              ({"http_429": 1.0}, "http_429"),
-                                              ({"hang": 1.0}, "timeout")])
-def test_exhausted_retries_record_the_error_kind(prompt: Prompt, faults: dict[str, float],
-                                                 kind: str) -> None:
+@pytest.mark.parametrize(("faults", "kind", "attempts"), [
+    ({"http_500": 1.0}, "http_500", 3),
+    ({"http_429": 1.0}, "http_429", 3),
+    ({"abort": 1.0}, "aborted", 3),
+    ({"engine_error": 1.0}, "engine_error", 3),
+    ({"hang": 1.0}, "timeout", 2),  # a timed-out request is retried once, not max_retries
+])
+def test_exhausted_retries_record_an_infrastructure_error(
+        prompt: Prompt, faults: dict[str, float], kind: str, attempts: int) -> None:
     async def body(urls: list[str], _: list[MockServer]) -> list[Completion]:
         return await complete_all(client(urls, max_retries=2, request_timeout_s=0.2),
                                   prompt, 2)
 
     done = run(with_servers([MockServerConfig(faults=faults)], body))
     for c in done:
-        assert (c.finish_reason, c.error, c.attempts, c.text) == ("error", kind, 3, "")
+        assert (c.finish_reason, c.error, c.attempts, c.text) == ("error", kind, attempts, "")
+        assert c.infrastructure and is_infrastructure_error(c.error)
         assert c.endpoint is not None and c.endpoint.endswith("/v1/completions")
 
 
@@ -248,6 +202,7 @@ def test_connection_errors_are_recorded(prompt: Prompt) -> None:
     policy = client([f"http://127.0.0.1:{free_port()}"], max_retries=1)
     (c,) = run(complete_all(policy, prompt, 1))
     assert (c.finish_reason, c.error, c.attempts) == ("error", "connection", 2)
+    assert c.infrastructure
 
 
 def test_client_errors_are_not_retried(prompt: Prompt) -> None:
@@ -259,7 +214,7 @@ def test_client_errors_are_not_retried(prompt: Prompt) -> None:
         return done
 
     (c,) = run(with_servers([config], body))
-    assert (c.error, c.attempts) == ("http_404", 1)
+    assert (c.error, c.attempts, c.infrastructure) == ("http_404", 1, True)
 
 
 # -- injected content faults --------------------------------------------------------------------
@@ -286,19 +241,19 @@ def test_garbage_is_a_normal_stop_completion(prompt: Prompt) -> None:
         assert "DSML" not in c.text and "</think>" not in c.text
 
 
-@pytest.mark.parametrize("strip_ids", [True, False])
-def test_missing_eos_is_flagged(prompt: Prompt, tokenizer: Any, strip_ids: bool) -> None:
-    config = MockServerConfig(strip_eos=True, strip_eos_ids=strip_ids)
+def test_missing_eos_is_flagged(prompt: Prompt, tokenizer: Any) -> None:
+    """A server that trims EOS from the text keeps it in the ids (vLLM and SGLang both do):
+    the ids are trimmed to match the text, and the renderer appends EOS to both."""
+    config = MockServerConfig(strip_eos=True)
 
     async def body(urls: list[str], _: list[MockServer]) -> list[Completion]:
         return await complete_all(client(urls), prompt, 1)
 
     (c,) = run(with_servers([config], body))
     assert c.finish_reason == "stop" and not c.text.endswith(EOS)
-    assert c.extra["eos_stripped"] is True
-    # ids describe the same tokens as the text: no EOS, the renderer appends it
+    assert c.extra["eos_stripped"] is True and c.extra["eos_id_dropped"] is True
     assert c.token_ids == tokenizer.encode(c.text) and EOS_ID not in c.token_ids
-    assert c.extra.get("eos_id_dropped", False) is (not strip_ids)
+    assert c.retokenized is None
 
 
 # -- the key never leaks ------------------------------------------------------------------------
@@ -345,6 +300,16 @@ def test_api_key_never_leaks(prompt: Prompt, monkeypatch: pytest.MonkeyPatch,
     {"base_urls": ["http://127.0.0.1:1"], "backoff_base_s": 5, "backoff_max_s": 1},
     {"base_urls": ["http://127.0.0.1:1"], "api_key_env": "NOT A NAME"},
     {"base_urls": ["http://127.0.0.1:1"], "api_key_env": "SYNTH_TEST_SURELY_UNSET_VARIABLE"},
+    {"base_urls": ["http://127.0.0.1:1"], "sglang_dp_size": 4},  # vllm has no routed_dp_rank
+    {"base_urls": ["http://127.0.0.1:1"], "server": "sglang", "sglang_dp_size": 0},
+    {"base_urls": ["http://127.0.0.1:1"], "server": "sglang-native", "send": "text"},
+    {"base_urls": ["http://127.0.0.1:1"], "routing": "random"},
+    {"base_urls": ["http://127.0.0.1:1"], "affinity_slack": -0.5},
+    {"base_urls": ["http://127.0.0.1:1"], "concurrency_scope": "cluster"},
+    {"base_urls": ["http://127.0.0.1:1"], "min_decode_tokens_per_s": 0},
+    {"base_urls": ["http://127.0.0.1:1"], "missing_token_ids": "ignore"},
+    {"base_urls": ["http://127.0.0.1:1", "http://127.0.0.1:1/generate"]},
+    {"base_urls": ["http://127.0.0.1:1"], "extra_body": {"input_ids": [1]}},
 ])
 def test_bad_config_raises_value_error(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

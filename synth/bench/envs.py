@@ -23,6 +23,12 @@ def is_procedural(family: EnvFamily) -> bool:
     return not family.blocking_tools and family.build_stage() is None
 
 
+def procedural_family_names() -> list[str]:
+    """The families the throughput benchmarks (template, rollout, report) draw tasks from:
+    the ones generated in-process, so the figures measure synth rather than sandboxes."""
+    return [name for name in family_names() if is_procedural(get_family(name))]
+
+
 def _measure(family: EnvFamily, seeds_per_level: int, clock: Any) -> dict[str, Any]:
     family.generate(0, family.levels[0])  # warm caches (data files, validators, kernels)
     discards: Counter[str] = Counter()

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synth import __version__
-from synth.env import Task, family_names, get_family, make_task_id
+from synth.bench.envs import procedural_family_names
+from synth.env import Task, get_family, make_task_id
 from synth.infra.storage import Output
 from synth.pipeline.records import SAMPLE_SCHEMA, TASK_SCHEMA, sample_rows, task_row
 from synth.policy.base import Sampling
@@ -66,7 +67,7 @@ def prototypes(tokenizer: Tokenizer, *, seed: int, k: int = 4,
                families: list[str] | None = None) -> list[Prototype]:
     """Real rollouts of one task per family and level, with their sample rows."""
     tasks = []
-    for name in families or family_names():
+    for name in families or procedural_family_names():
         family = get_family(name)
         for level in family.levels:
             generated = family.generate(derive_seed(seed, name, level), level)

@@ -3,6 +3,8 @@
 Throughput: the mock server runs in its own process with a fixed latency L and no faults; this
 process runs C rollout workers (started staggered over one L, each running rollouts back to
 back over tasks of every family) through one `OpenAICompletionsClient` that sends token ids.
+Like vLLM and SGLang with `return_token_ids`, the mock echoes every prompt's ids in its
+answer, so the client pays for receiving (and skipping) them.
 After a warm-up of 4 L (every trajectory starts at once; the first steps carry the setup) the
 completed model calls in a window give calls/s; efficiency = (calls/s) / (C/L). CPU per step
 is this process's CPU in the window over those calls; the server's CPU (its own pid) and the
@@ -37,10 +39,12 @@ from typing import Any
 
 import psutil
 
-from synth.env import EnvFamily, Task, family_names, get_family
+from synth.bench.envs import procedural_family_names
+from synth.env import EnvFamily, Task, get_family
 from synth.infra.gc_tuning import rollout_gc
 from synth.policy.base import Completion, Policy, Prompt, Sampling
-from synth.policy.mock_server import MockServerConfig, MockServerProcess
+from synth.policy.mock_config import MockServerConfig
+from synth.policy.mock_process import MockServerProcess
 from synth.policy.openai import OpenAICompletionsClient
 from synth.policy.scripted import ScriptedConfig, ScriptedModel
 from synth.rollout.loop import Budgets, run_rollout
@@ -59,9 +63,9 @@ SAMPLING = Sampling(max_tokens=2048)
 
 # -- tasks and counting ---------------------------------------------------------------------
 def make_tasks(seeds_per_level: int) -> list[tuple[EnvFamily, Task]]:
-    """Validated tasks from every registered family and level, interleaved by family."""
+    """Validated tasks from every procedural family and level, interleaved by family."""
     per_family = []
-    for name in family_names():
+    for name in procedural_family_names():
         family = get_family(name)
         found = []
         for level, seed in itertools.product(family.levels, range(seeds_per_level)):

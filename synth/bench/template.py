@@ -13,7 +13,8 @@ import asyncio
 import time
 from typing import Any
 
-from synth.env import family_names, get_family
+from synth.bench.envs import procedural_family_names
+from synth.env import get_family
 from synth.policy.scripted import MistakeRates, ScriptedConfig, ScriptedModel
 from synth.rollout.loop import Budgets, run_rollout
 from synth.rollout.trajectory import Trajectory
@@ -28,7 +29,7 @@ async def _trajectories(n: int, seed: int) -> list[Trajectory]:
     mistakes = MistakeRates(wrong_argument=0.05, skipped_step=0.03, unknown_tool=0.05,
                             wrong_final_answer=0.05)
     model = ScriptedModel(ScriptedConfig(seed=seed, mistakes=mistakes))
-    names = family_names()
+    names = procedural_family_names()
     out: list[Trajectory] = []
     index = 0
     while len(out) < n:

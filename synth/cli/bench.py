@@ -115,6 +115,21 @@ def sandbox(as_json: JsonOpt = False, smoke: SmokeOpt = False,
     _emit(result, as_json, "sandbox start-up")
 
 
+@bench_app.command("fleet")
+def fleet(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+          servers: Annotated[int, typer.Option(help="simulated servers")] = 8,
+          trajectories: Annotated[int, typer.Option(help="trajectories in all")] = 192,
+          concurrency: Annotated[int, typer.Option(help="trajectories in flight")] = 128,
+          steps: Annotated[int, typer.Option(help="model calls per trajectory")] = 16) -> None:
+    """Prefix-cache affinity vs least-outstanding over servers with a prefix cache: hit
+    ratio, load imbalance and the speedup, both modes in one run."""
+    from synth.bench.fleet import SMOKE, FleetWorkload, bench_fleet
+
+    work = SMOKE if smoke else FleetWorkload(servers=servers, trajectories=trajectories,
+                                             concurrency=concurrency, steps=steps)
+    _emit(bench_fleet(smoke=smoke, work=work), as_json, "fleet routing")
+
+
 @bench_app.command("search")
 def search(as_json: JsonOpt = False, smoke: SmokeOpt = False,
            documents: Annotated[int, typer.Option(help="encyclopedia size")] = 20000,

@@ -23,7 +23,7 @@ BuildWork = Callable[[Any, Any], UnitOutput]
 class BuildStage:
     """Units to run before rollouts: `work(context, unit)` for each, committed under `output`
     (a local path or URI every worker can read). `then`: a stage that needs these artifacts
-    (tasks constructed over a built index), run once this one has committed."""
+    (e.g. tasks constructed over a built index), run once this one has committed."""
 
     name: str
     output: str

@@ -81,6 +81,7 @@ def summarize(shards: list[Shard], committed: dict[str, dict[str, Any]]) -> dict
         "finish_reasons": dict(Counter(total.finish_reasons).most_common()),
         "discarded": dict(Counter(total.discarded).most_common()),
         "warnings": dict(Counter(total.warnings).most_common()),
+        "retokenized": dict(Counter(total.retokenized).most_common()),
         "environments": {env: asdict(s) for env, s in sorted(total.by_environment.items())},
         "tokens": {"samples": len(lengths), "min": min(lengths, default=0),
                    "p50": _percentile(lengths, 0.5), "p90": _percentile(lengths, 0.9),
@@ -142,6 +143,9 @@ def render_card(config: JobConfig, summary: dict[str, Any],
               f"min {tok['min']}, median {tok['p50']}, p90 {tok['p90']}, max {tok['max']}, "
               f"total {tok['total']}", "", "## How trajectories ended", ""]
     lines += [f"- {reason}: {n}" for reason, n in summary["finish_reasons"].items()]
+    if summary.get("retokenized"):
+        lines += ["", "## Served token ids replaced by the text's tokenization", ""]
+        lines += [f"- {reason}: {n}" for reason, n in summary["retokenized"].items()]
     if summary.get("warnings"):
         lines += ["", "## Warnings logged by the workers", ""]
         lines += [f"- {message} (x{n})" for message, n in summary["warnings"].items()]

@@ -91,6 +91,9 @@ class JobConfig(StrictModel):
     output: OutputURI
     families: list[FamilySpec] = Field(min_length=1)
     k: int = Field(4, ge=1, description="rollouts per task")
+    outage_tolerance_s: float = Field(
+        600.0, ge=0, description="how long rollouts wait out an unreachable model before "
+                                 "their shard is left uncommitted (a rerun completes it)")
     keep_failed: bool = Field(True, description="also write the trajectories that failed "
                                                 "(to failed/, for analysis; never trained on)")
     license: str = Field("mit", min_length=1, description="the dataset card's license id")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from synth.env import EnvFamily
 from synth.infra.storage import Output
@@ -21,6 +22,7 @@ from synth.pipeline.plan import plan_shards
 from synth.pipeline.runlog import RunLog
 from synth.pipeline.shard import ShardContext, run_shard
 from synth.pipeline.validate import check_job
+from synth.policy.specs import OpenAIPolicySpec
 
 
 class ProgressCounter:
@@ -56,6 +58,17 @@ def run_build_stage(name: str, family: EnvFamily, config: JobConfig) -> None:
         stage = stage.then
 
 
+def start_fleet_permits(config: JobConfig) -> Any:
+    """With `concurrency_scope: fleet`, one Ray actor lends every worker its share of each
+    endpoint's cap, so the whole job never exceeds it; the handle must stay referenced."""
+    spec = config.policy
+    if isinstance(spec, OpenAIPolicySpec) and spec.concurrency_scope == "fleet":
+        from synth.policy.permits import start_permit_broker
+
+        return start_permit_broker(spec.client_config())
+    return None
+
+
 ProgressHook = Callable[[dict[str, int], int], None]
 
 
@@ -74,6 +87,7 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
     output = Output(config.output)
     fingerprint = claim_output(config, output, overwrite)
     init_ray(config.ray)
+    permits = start_fleet_permits(config)  # held (referenced) for the job's lifetime
     for name, family in families.items():
         run_build_stage(name, family, config)
     shards = plan_shards(config, {name: f.levels for name, f in families.items()})
@@ -91,6 +105,8 @@ def run_job(config: JobConfig, on_progress: ProgressHook | None = None,
                        on_unit=log.unit_finished)
     planned = {s.shard_id for s in shards}
     records = {k: v for k, v in report.records.items() if k in planned}
+    if permits is not None:
+        ray.kill(permits)
     summary = write_card(output, config, shards, records, fingerprint)
     log.finish(output, report.skipped, len(records), report.failed, summary)
     output.clean_tmp()  # the card and log are written through the scratch folder too

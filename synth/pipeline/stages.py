@@ -6,6 +6,7 @@ task, and tests call them directly.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from synth import __version__
 from synth.env import EnvFamily, Task
 from synth.infra.gc_tuning import rollout_gc
+from synth.infra.units import UnitIncomplete
 from synth.pipeline.config import JobConfig
 from synth.pipeline.plan import TaskSlot
 from synth.pipeline.records import sample_rows, task_row
@@ -71,7 +73,11 @@ async def roll_out(tasks: Sequence[Task], family: EnvFamily, policy: Policy,
                    user: UserSimulator, config: JobConfig, tokenizer: Tokenizer | None,
                    on_task_done: Callable[[list[Trajectory]], None] | None = None,
                    ) -> list[list[Trajectory]]:
-    """k rollouts of every task, at most `shards.max_in_flight` at a time; per task, in order."""
+    """k rollouts of every task, at most `shards.max_in_flight` at a time; per task, in order.
+
+    A rollout that ended because the model could not be reached is not data: it is rolled
+    out again once the endpoints answer, for up to `outage_tolerance_s`; what still fails
+    then raises `UnitIncomplete`, so the shard is not committed and a rerun completes it."""
     gate = asyncio.Semaphore(config.shards.max_in_flight)
     policy.prepare(family, list(tasks))
     ids_tokenizer = tokenizer if policy.wants_token_ids else None
@@ -89,7 +95,20 @@ async def roll_out(tasks: Sequence[Task], family: EnvFamily, policy: Policy,
         return trajectories
 
     with rollout_gc():
-        return list(await asyncio.gather(*(all_of(task) for task in tasks)))
+        results = list(await asyncio.gather(*(all_of(task) for task in tasks)))
+        deadline = time.monotonic() + config.outage_tolerance_s
+        while lost := [(i, j) for i, ts in enumerate(results) for j, t in enumerate(ts)
+                       if t.outage]:
+            left = deadline - time.monotonic()
+            if left <= 0 or not await policy.wait_for_endpoints(left):
+                reason = results[lost[0][0]][lost[0][1]].finish_reason
+                raise UnitIncomplete(
+                    f"{len(lost)} rollout(s) could not reach the model ({reason}) within "
+                    f"outage_tolerance_s={config.outage_tolerance_s:g}")
+            again = await asyncio.gather(*(one(tasks[i], j) for i, j in lost))
+            for (i, j), trajectory in zip(lost, again, strict=True):
+                results[i][j] = trajectory
+        return results
 
 
 def score_and_filter(tasks: Sequence[Task], per_task: Sequence[list[Trajectory]],
@@ -129,6 +148,8 @@ def shard_stats(scored: Sequence[ScoredTask], discards: Counter[str],
                 rows: Sequence[dict]) -> ShardStats:
     """What the shard's commit record keeps for the dataset card."""
     finishes = Counter(t.finish_reason for s in scored for t in s.trajectories)
+    retokenized = Counter(c.retokenized for s in scored for t in s.trajectories
+                          for c in t.completions if c.retokenized)
     levels: dict[str, LevelStats] = {}
     environments: dict[str, LevelStats] = {}
     for s in scored:
@@ -143,4 +164,5 @@ def shard_stats(scored: Sequence[ScoredTask], discards: Counter[str],
         passed=sum(s.n_passed for s in scored), samples=len(rows),
         trained_tokens=sum(r["n_trained_tokens"] for r in rows),
         discarded=dict(discards), finish_reasons=dict(finishes), by_difficulty=levels,
-        by_environment=environments, sample_tokens=[len(r["input_ids"]) for r in rows])
+        by_environment=environments, retokenized=dict(retokenized),
+        sample_tokens=[len(r["input_ids"]) for r in rows])

@@ -46,6 +46,8 @@ class ShardStats:
     #: model-written families: counts per environment (from the task's metadata)
     by_environment: dict[str, LevelStats] = field(default_factory=dict)
     sample_tokens: list[int] = field(default_factory=list)
+    #: completions whose served token ids were replaced by the text's tokenization, by reason
+    retokenized: dict[str, int] = field(default_factory=dict)
     #: warnings logged while the shard ran (e.g. a request that failed after its retries)
     warnings: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -57,6 +59,7 @@ class ShardStats:
         self.discarded = dict(Counter(self.discarded) + Counter(other.discarded))
         self.finish_reasons = dict(Counter(self.finish_reasons) + Counter(other.finish_reasons))
         self.warnings = dict(Counter(self.warnings) + Counter(other.warnings))
+        self.retokenized = dict(Counter(self.retokenized) + Counter(other.retokenized))
         for mine, theirs in ((self.by_difficulty, other.by_difficulty),
                              (self.by_environment, other.by_environment)):
             for key, stats in theirs.items():

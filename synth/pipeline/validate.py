@@ -8,6 +8,7 @@ import os
 from synth.env import EnvFamily, FamilyOptionsError
 from synth.pipeline.config import ConfigError, JobConfig
 from synth.pipeline.runtime import spec_family
+from synth.policy.specs import OpenAIPolicySpec
 
 
 def check_families(config: JobConfig) -> dict[str, EnvFamily]:
@@ -43,6 +44,13 @@ def check_policy(config: JobConfig) -> None:
     name = getattr(config.policy, "api_key_env", None)
     if name and not os.environ.get(name):
         raise ConfigError(f"policy.api_key_env: the environment variable {name} is not set")
+    if isinstance(config.policy, OpenAIPolicySpec):
+        from synth.policy.probe import EndpointProbeError, check_endpoints
+
+        try:
+            check_endpoints(config.policy.client_config(), config.budgets.max_context_tokens)
+        except EndpointProbeError as exc:
+            raise ConfigError(f"policy.base_urls: {exc}") from None
 
 
 def check_job(config: JobConfig) -> dict[str, EnvFamily]:

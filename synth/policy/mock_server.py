@@ -1,158 +1,59 @@
-"""A mock OpenAI `/v1/completions` server backed by the scripted model, with fault injection.
+"""A mock vLLM / SGLang server backed by the scripted model, with fault injection.
 
 It lets the HTTP client, retries, balancing and the whole pipeline run over real sockets with
-no GPU: prompts arrive as token ids (decoded with the V3.2 tokenizer) or text, the trajectory
-id arrives in `user`, and answers come back shaped like vLLM's. Latency is drawn from a
-distribution and faults (500, 429, hangs, truncation, garbage) from a seeded RNG, so client
-robustness can be tested and benchmarked. Per-request CPU is kept low (the benchmark drives one
-process at ~512 requests/s): prompt ids are cut from the raw request bytes into cached pieces,
-so a growing conversation only parses and decodes (in Rust) its new tail.
+no GPU, and behaves like the real servers where that matters to a client: `/v1/completions`
+(prompt as ids or text, the trajectory id in `user`), SGLang's `/generate`, `/v1/models` with
+`max_model_len`, EOS kept in the returned ids, the prompt echoed back with
+`return_token_ids`, `abort` answers, 503 with SGLang's flat error body on a full queue, 400
+on an over-long request, a BOS added to text prompts unless `add_special_tokens` is false
+(vLLM; SGLang always adds one). Latency is drawn from a distribution and faults from a
+seeded RNG. With `simulation` it models a prefix cache and prefill/decode time instead of
+running the scripted model (`synth bench fleet`). `GET /mock/stats` reports its counters.
 
-Run it: `python -m synth.policy.mock_server --port 8000 --config-json '{...}'` (prints
-`mock server listening on URL` once ready), `MockServer(config)` in-process for tests, or
-`MockServerProcess(config)` to spawn it as a separate process (benchmarks).
+Run it: `synth serve-mock`, `MockServer(config)` in-process for tests, or
+`MockServerProcess(config)` (in `synth.policy.mock_process`) as a separate process.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hmac
 import json
 import math
 import os
 import random
-import re
-import select
-import signal
-import subprocess
-import sys
 import time
-from collections import Counter, OrderedDict
-from pathlib import Path
-from typing import Any, Literal
+from collections import Counter
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from synth.infra.gc_tuning import rollout_gc
-from synth.policy.base import FINISH_LENGTH, Prompt, Sampling
-from synth.policy.openai import cached_tokenizer
-from synth.policy.scripted import ScriptedConfig, ScriptedModel
-from synth.template import EOS
+from synth.policy.base import Prompt, Sampling
+from synth.policy.mock_answers import (
+    Answer,
+    apply_fault,
+    completions_body,
+    error_body,
+    generate_body,
+    model_answer,
+    strip_eos_text,
+    synthetic_answer,
+)
+from synth.policy.mock_config import FAULT_KINDS, FaultRates, FleetSimulation, MockServerConfig
+from synth.policy.mock_prompts import PromptDecoder, split_body
+from synth.policy.prefix_cache import PrefixCache
+from synth.policy.scripted import ScriptedModel
+from synth.policy.token_ids import cached_tokenizer
+from synth.template import BOS
 
-FAULT_KINDS = ("http_500", "http_429", "hang", "truncate", "garbage")
-CHUNK = 2048  # bytes of the JSON id array per cached piece (~350 ids)
-_GARBAGE_WORDS = ("lorem", "ipsum", "{", "}", "<tool>", "call(", ")", "null", "0x7f", "::",
-                  "function", "result", "\n", "##", "invoke", "</", ">", "答案", "ÿ", "...")
+__all__ = ["FaultRates", "FleetSimulation", "MockServer", "MockServerConfig", "run_mock_server"]
 
-
-class FaultRates(BaseModel):
-    """Per-request probabilities of each injected fault (their sum must be <= 1)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    http_500: float = Field(0.0, ge=0, le=1)
-    http_429: float = Field(0.0, ge=0, le=1)
-    hang: float = Field(0.0, ge=0, le=1, description="sleep far past any client timeout")
-    truncate: float = Field(0.0, ge=0, le=1, description="cut the text, finish 'length'")
-    garbage: float = Field(0.0, ge=0, le=1, description="random non-DSML text, finish 'stop'")
-
-    @model_validator(mode="after")
-    def _total(self) -> FaultRates:
-        if sum(getattr(self, k) for k in FAULT_KINDS) > 1.0 + 1e-9:
-            raise ValueError("fault rates sum to more than 1")
-        return self
+HTTP_FAULTS = {"http_500": (500, "injected internal error", "server_error"),
+               "http_429": (429, "injected rate limit", "rate_limit_error")}
 
 
-class MockServerConfig(BaseModel):
-    """How the mock server behaves."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    scripted: ScriptedConfig = ScriptedConfig()
-    served_model: str | None = Field(None, description="name in /v1/models; scripted.model")
-    check_model: bool = Field(False, description="404 when the request names another model")
-    latency_s: float = Field(0.0, ge=0, description="mean latency")
-    latency_jitter_s: float = Field(0.0, ge=0, description="half-width (uniform) or std")
-    latency_distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    faults: FaultRates = FaultRates()
-    seed: int = Field(0, description="seeds the fault and latency draws")
-    hang_s: float = Field(3600.0, gt=0)
-    strip_eos: bool = Field(False, description="drop the EOS from the text, like servers do")
-    strip_eos_ids: bool = Field(True, description="with strip_eos, drop it from token_ids too "
-                                "(SGLang); False keeps it there (vLLM)")
-    api_key_env: str | None = Field(None, description="require 'Bearer $VAR' when set")
-    tokenizer: str | None = Field(None, description="tokenizer source; None = the default")
-
-    @property
-    def model_name(self) -> str:
-        return self.served_model or self.scripted.model
-
-
-class _PromptCache:
-    """Prompt ids -> text without parsing or decoding what was seen before.
-
-    The id array is cut, straight from the request bytes, at the first comma after every
-    CHUNK bytes; each piece's text is cached by its bytes. A growing conversation re-sends
-    its earlier ids byte for byte, so only its new tail is parsed and decoded (Rust decode).
-    A cut inside a UTF-8 character shows as U+FFFD at a seam and falls back to one decode.
-    """
-
-    def __init__(self, tokenizer: Any, max_pieces: int = 32768) -> None:
-        self.hf = tokenizer.hf
-        self.cache: OrderedDict[bytes, tuple[str, int]] = OrderedDict()
-        self.max_pieces = max_pieces
-
-    def decode_ids(self, ids: list[int]) -> str:
-        return self.hf.decode(ids, skip_special_tokens=False)
-
-    def decode_raw(self, arr: bytes) -> tuple[str, int]:
-        """(text, number of ids) of the JSON array body `arr` (the bytes between [ and ])."""
-        parts: list[str] = []
-        count, pos, n = 0, 0, len(arr)
-        while pos < n:
-            cut = arr.find(b",", pos + CHUNK) if pos + CHUNK < n else -1
-            piece = arr[pos:cut] if cut >= 0 else arr[pos:]
-            pos = cut + 1 if cut >= 0 else n
-            hit = self.cache.get(piece) if cut >= 0 else None
-            if hit is None:
-                ids = json.loads(b"[" + piece + b"]")  # non-integers: the decode raises
-                hit = (self.decode_ids(ids), len(ids))
-                if cut >= 0:
-                    self.cache[piece] = hit
-                    if len(self.cache) > self.max_pieces:
-                        self.cache.popitem(last=False)
-            parts.append(hit[0])
-            count += hit[1]
-        if len(parts) > 1 and any(p.startswith("\ufffd") or p.endswith("\ufffd") for p in parts):
-            ids = json.loads(b"[" + arr + b"]")
-            return self.decode_ids(ids), len(ids)
-        return "".join(parts), count
-
-
-_PROMPT_IDS = re.compile(rb'"prompt"\s*:\s*\[')
-
-
-def _split_body(raw: bytes) -> tuple[Any, bytes | None]:
-    """(the JSON body, with the prompt's id array cut out as raw bytes when it is one)."""
-    match = _PROMPT_IDS.search(raw)
-    if match is not None:
-        end = raw.find(b"]", match.end())
-        if end > 0:
-            try:
-                rest = json.loads(raw[:match.end()] + raw[end:])
-            except ValueError:
-                rest = None
-            if isinstance(rest, dict) and rest.get("prompt") == []:
-                return rest, raw[match.end():end]
-    return json.loads(raw), None
-
-
-def _error(status: int, message: str, kind: str) -> web.Response:
-    body = {"object": "error", "message": message, "type": kind, "code": status}
-    return web.Response(status=status, body=json.dumps({"error": body}),
-                        content_type="application/json")
+class _BadRequest(Exception):
+    """A request the real server would refuse with 400."""
 
 
 class MockServer:
@@ -164,8 +65,7 @@ class MockServer:
         self.host, self.port = host, port
         self.model = ScriptedModel(self.config.scripted)
         self.tokenizer = cached_tokenizer(self.config.tokenizer)
-        self.eos_id = self.tokenizer.token_id(EOS)
-        self.prompts = _PromptCache(self.tokenizer)
+        self.prompts = PromptDecoder(self.tokenizer)
         self._rng = random.Random(self.config.seed)
         self._auth: str | None = None
         if self.config.api_key_env is not None:
@@ -173,9 +73,15 @@ class MockServer:
             if not key:
                 raise ValueError(f"environment variable {self.config.api_key_env} is not set")
             self._auth = f"Bearer {key}"
+        sim = self.config.simulation
+        self.cache = PrefixCache(sim.cache_tokens, sim.block_tokens) if sim else None
+        self._prefill: asyncio.Lock | None = None
         self.stats: Counter[str] = Counter()
+        self.dp_ranks: dict[str, set[int]] = {}  # trajectory -> routed_dp_rank values seen
         self.in_flight = 0
         self.max_in_flight = 0
+        self.in_flight_seconds = 0.0  # the time integral of in_flight
+        self._changed = time.monotonic()
         self._closing: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self.base_url: str | None = None
@@ -186,11 +92,14 @@ class MockServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/generate", self._generate)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/mock/stats", self._stats)
         return app
 
     async def start(self) -> str:
         self._closing = asyncio.Event()
+        self._prefill = asyncio.Lock()
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=4096)
@@ -213,6 +122,12 @@ class MockServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def snapshot(self) -> dict[str, Any]:
+        self._track(0)
+        return {"stats": dict(self.stats), "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "in_flight_seconds": self.in_flight_seconds}
+
     # -- draws ------------------------------------------------------------------------------
     def _draw_fault(self) -> str | None:
         roll = self._rng.random()
@@ -233,203 +148,198 @@ class MockServer:
         sigma = math.sqrt(math.log1p((jitter / mean) ** 2))
         return self._rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
 
-    # -- handlers ---------------------------------------------------------------------------
-    async def _models(self, request: web.Request) -> web.Response:
-        if self._auth is not None and not self._authorized(request):
-            return _error(401, "invalid or missing API key", "authentication_error")
-        card = {"id": self.config.model_name, "object": "model", "created": 0,
-                "owned_by": "synth-mock", "root": self.config.model_name}
-        return web.json_response({"object": "list", "data": [card]})
+    # -- small handlers -----------------------------------------------------------------------
+    def _error(self, status: int, message: str, kind: str) -> web.Response:
+        return web.Response(status=status, body=error_body(self.config.flavor, status,
+                                                           message, kind),
+                            content_type="application/json")
 
     def _authorized(self, request: web.Request) -> bool:
+        if self._auth is None:
+            return True
         given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), (self._auth or "").encode())
+        return hmac.compare_digest(given.encode(), self._auth.encode())
 
-    async def _completions(self, request: web.Request) -> web.Response:
-        self.stats["requests"] += 1
-        self.in_flight += 1
+    async def _models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, "invalid or missing API key", "authentication_error")
+        name = self.config.model_name
+        card = {"id": name, "object": "model", "created": 0, "owned_by": "synth-mock",
+                "root": name, "max_model_len": self.config.max_model_len}
+        return web.json_response({"object": "list", "data": [card]})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.snapshot())
+
+    def _track(self, delta: int) -> None:
+        now = time.monotonic()
+        self.in_flight_seconds += self.in_flight * (now - self._changed)
+        self._changed = now
+        self.in_flight += delta
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    # -- completions ------------------------------------------------------------------------
+    async def _completions(self, request: web.Request) -> web.Response:
+        return await self._serve(request, native=False)
+
+    async def _generate(self, request: web.Request) -> web.Response:
+        return await self._serve(request, native=True)
+
+    async def _serve(self, request: web.Request, native: bool) -> web.Response:
+        self.stats["requests"] += 1
+        self._track(+1)
         try:
-            response = await self._complete(request)
+            if self.config.max_running is not None and self.in_flight > self.config.max_running:
+                response = self._error(503, "The server is busy: too many running requests",
+                                       "ServiceUnavailable")
+            else:
+                response = await self._complete(request, native)
         finally:
-            self.in_flight -= 1
+            self._track(-1)
         self.stats[f"status_{response.status}"] += 1
         return response
 
-    async def _complete(self, request: web.Request) -> web.Response:
-        if self._auth is not None and not self._authorized(request):
-            return _error(401, "invalid or missing API key", "authentication_error")
+    async def _complete(self, request: web.Request, native: bool) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, "invalid or missing API key", "authentication_error")
         try:
-            body, prompt_ids = _split_body(await request.read())
+            body, raw_ids = split_body(await request.read(), "input_ids" if native else "prompt")
         except ValueError:
-            return _error(400, "body is not JSON", "invalid_request_error")
+            return self._error(400, "body is not JSON", "BadRequestError")
         if not isinstance(body, dict):
-            return _error(400, "body is not a JSON object", "invalid_request_error")
-        if self.config.check_model and body.get("model") != self.config.model_name:
-            return _error(404, "the model does not exist", "not_found_error")
+            return self._error(400, "body is not a JSON object", "BadRequestError")
+        if not native and self.config.check_model and body.get("model") != self.config.model_name:
+            return self._error(404, f"The model `{body.get('model')}` does not exist.",
+                               "NotFoundError")
+        try:
+            sampling, tag = self._sampling(body, native)
+            text, ids, n_prompt = self._prompt(body, raw_ids, native)
+            self._check_length(n_prompt, sampling.max_tokens)
+        except (_BadRequest, ValueError, TypeError, OverflowError) as exc:
+            return self._error(400, str(exc)[:300] or type(exc).__name__, "BadRequestError")
+        rank = body.get("routed_dp_rank")
+        if isinstance(rank, int):
+            self.dp_ranks.setdefault(tag, set()).add(rank)
+            self.stats[f"dp_rank_{rank}"] += 1
         fault = self._draw_fault()
-        delay = self._draw_latency()
         if fault is not None:
             self.stats[fault] += 1
         if fault == "hang":
             assert self._closing is not None
             try:
                 await asyncio.wait_for(self._closing.wait(), self.config.hang_s)
-                return _error(503, "shutting down", "server_error")
+                return self._error(503, "shutting down", "ServiceUnavailable")
             except TimeoutError:
                 pass
+        delay = self._draw_latency()
         if delay > 0:
             await asyncio.sleep(delay)
-        if fault == "http_500":
-            return _error(500, "injected internal error", "server_error")
-        if fault == "http_429":
-            return _error(429, "injected rate limit", "rate_limit_error")
-        try:
-            return self._answer(body, prompt_ids, fault)
-        except (ValueError, TypeError, OverflowError) as exc:
-            return _error(400, f"bad request: {type(exc).__name__}", "invalid_request_error")
-
-    def _answer(self, body: dict[str, Any], prompt_ids: bytes | None,
-                fault: str | None) -> web.Response:
-        prompt = body.get("prompt")
-        if prompt_ids is not None:
-            text, prompt_tokens = self.prompts.decode_raw(prompt_ids)
-        elif isinstance(prompt, list):  # non-integers make the decode raise TypeError: a 400
-            text, prompt_tokens = self.prompts.decode_ids(prompt), len(prompt)
-        elif isinstance(prompt, str):
-            text, prompt_tokens = prompt, -1
+        if fault in HTTP_FAULTS:
+            return self._error(*HTTP_FAULTS[fault])
+        cached = None
+        if self.config.simulation is not None:
+            answer, cached = await self._simulate(self.config.simulation, raw_ids, ids, tag)
         else:
-            raise ValueError("prompt must be a string or a list of token ids")
-        if not text or not prompt_tokens:
-            raise ValueError("empty prompt")
-        sampling = Sampling(temperature=body.get("temperature", 1.0),
-                            top_p=body.get("top_p", 1.0), max_tokens=body.get("max_tokens", 16),
-                            seed=body.get("seed"))
-        tag = body.get("user") or ""
-        completion = self.model.complete_now(Prompt(text, None, str(tag)), sampling)
-        out, finish = completion.text, completion.finish_reason
-        if fault == "truncate":
-            cut = self._rng.randint(max(1, len(out) // 4), max(1, 3 * len(out) // 4))
-            out, finish = out[:cut], FINISH_LENGTH
-        elif fault == "garbage":
-            n = self._rng.randint(5, 60)
-            out, finish = " ".join(self._rng.choice(_GARBAGE_WORDS) for _ in range(n)) + EOS, "stop"
-        keep_id = False
-        if self.config.strip_eos and out.endswith(EOS):
-            out = out[: -len(EOS)]
-            keep_id = not self.config.strip_eos_ids
-        choice: dict[str, Any] = {"index": 0, "text": out, "logprobs": None,
-                                  "finish_reason": finish, "stop_reason": None}
-        if body.get("return_token_ids"):
-            out_ids = self.tokenizer.encode(out) + ([self.eos_id] if keep_id else [])
-            choice["token_ids"] = out_ids
-            completion_tokens = len(out_ids)
+            done = self.model.complete_now(Prompt(text, None, tag), sampling)
+            answer = model_answer(done.text, done.finish_reason, self.tokenizer)
+        answer = apply_fault(answer, fault, self._rng, self.tokenizer)
+        if self.config.strip_eos:
+            answer = strip_eos_text(answer)
+        return self._render(answer, body, raw_ids, ids, n_prompt, native, cached)
+
+    def _sampling(self, body: dict[str, Any], native: bool) -> tuple[Sampling, str]:
+        if native:
+            params = body.get("sampling_params") or {}
+            if not isinstance(params, dict):
+                raise _BadRequest("sampling_params must be an object")
+            rid = str(body.get("rid") or "")
+            return Sampling(temperature=params.get("temperature", 1.0),
+                            top_p=params.get("top_p", 1.0),
+                            max_tokens=params.get("max_new_tokens", 128),
+                            seed=params.get("sampling_seed")), rid.rsplit("|", 1)[0]
+        return Sampling(temperature=body.get("temperature", 1.0), top_p=body.get("top_p", 1.0),
+                        max_tokens=body.get("max_tokens", 16),
+                        seed=body.get("seed")), str(body.get("user") or "")
+
+    def _prompt(self, body: dict[str, Any], raw_ids: bytes | None,
+                native: bool) -> tuple[str, list[int] | None, int]:
+        """(prompt text, its ids when sent as a list, its length in tokens)."""
+        key = "input_ids" if native else "prompt"
+        prompt = body.get("text") if native and raw_ids is None else body.get(key)
+        if raw_ids is not None:
+            if self.config.simulation is not None:  # the timing model needs ids, not text
+                ids = json.loads(b"[" + raw_ids + b"]")
+                return "", ids, len(ids)
+            text, n = self.prompts.decode_raw(raw_ids)
+            return text, None, n
+        if isinstance(prompt, list):  # non-integers make the decode raise TypeError: a 400
+            return self.prompts.decode_ids(prompt), prompt, len(prompt)
+        if isinstance(prompt, str) and prompt:
+            if self.config.flavor == "sglang" or native or body.get("add_special_tokens", True):
+                prompt = BOS + prompt  # the server's tokenizer adds a BOS
+            return prompt, None, len(self.tokenizer.encode(prompt))
+        raise _BadRequest("prompt must be a non-empty string or list of token ids")
+
+    def _check_length(self, n_prompt: int, max_tokens: int) -> None:
+        if n_prompt == 0:
+            raise _BadRequest("Prompt cannot be empty")
+        limit, total = self.config.max_model_len, n_prompt + max_tokens
+        too_long = total >= limit if self.config.flavor == "sglang" else total > limit
+        if too_long:
+            raise _BadRequest(f"This model's maximum context length is {limit} tokens. However, "
+                              f"you requested {total} tokens ({n_prompt} in the prompt, "
+                              f"{max_tokens} for the completion).")
+
+    async def _simulate(self, sim: FleetSimulation, raw_ids: bytes | None,
+                        ids: list[int] | None, tag: str) -> tuple[Answer, int]:
+        """Prefill the uncached tokens (one request at a time), then decode."""
+        if ids is None:
+            ids = json.loads(b"[" + (raw_ids or b"") + b"]")
+        assert self.cache is not None and self._prefill is not None
+        cached = self.cache.match_and_insert(ids)
+        self.stats["prompt_tokens"] += len(ids)
+        self.stats["cached_tokens"] += cached
+        async with self._prefill:
+            await asyncio.sleep((len(ids) - cached) * sim.prefill_s_per_token)
+        await asyncio.sleep(sim.completion_tokens * sim.decode_s_per_token)
+        return synthetic_answer(tag, len(ids), sim.completion_tokens, self.tokenizer), cached
+
+    def _render(self, answer: Answer, body: dict[str, Any], raw_ids: bytes | None,
+                ids: list[int] | None, n_prompt: int, native: bool,
+                cached: int | None) -> web.Response:
+        if native:
+            payload = generate_body(answer, request_id=str(body.get("rid") or "mock"),
+                                    prompt_tokens=n_prompt, cached_tokens=cached)
         else:
-            completion_tokens = completion.completion_tokens
-        if prompt_tokens < 0:
-            prompt_tokens = len(self.tokenizer.encode(text))
-        data = {"id": f"cmpl-{self.stats['requests']}", "object": "text_completion",
-                "created": int(time.time()), "model": self.config.model_name,
-                "choices": [choice],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens}}
-        return web.Response(body=json.dumps(data, ensure_ascii=False).encode(),
-                            content_type="application/json")
+            with_ids = bool(body.get("return_token_ids")) and self.config.returns_token_ids
+            echo = None
+            if with_ids and self.config.echo_prompt_ids:
+                echo = raw_ids if raw_ids is not None else json.dumps(
+                    ids if ids is not None else self.tokenizer.encode(
+                        self._echo_text(body)), separators=(",", ":"))[1:-1].encode()
+            payload = completions_body(answer, flavor=self.config.flavor,
+                                       model=self.config.model_name,
+                                       request_no=self.stats["requests"],
+                                       prompt_tokens=n_prompt, with_ids=with_ids, echo=echo,
+                                       cached_tokens=cached)
+        return web.Response(body=payload, content_type="application/json")
 
-
-# -- running it -------------------------------------------------------------------------------
-async def _serve(config: MockServerConfig, host: str, port: int) -> None:
-    server = MockServer(config, host, port)
-    url = await server.start()
-    print(f"mock server listening on {url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    def _echo_text(self, body: dict[str, Any]) -> str:
+        text = str(body.get("prompt") or "")
+        if self.config.flavor == "sglang" or body.get("add_special_tokens", True):
+            text = BOS + text
+        return text
 
 
 def run_mock_server(config: MockServerConfig | None = None, host: str = "127.0.0.1",
                     port: int = 8000) -> None:
-    """Serve until SIGINT/SIGTERM (the CLI's `serve-mock`). Like a rollout worker, the server
-    holds a thousand requests at once: collector pauses would stall them all."""
-    with rollout_gc():
-        asyncio.run(_serve(config or MockServerConfig(), host, port))
+    """Serve until SIGINT/SIGTERM (the CLI's `serve-mock`)."""
+    from synth.policy.mock_process import run_mock_servers
 
-
-class MockServerProcess:
-    """The mock server in a separate process (so its CPU is not the client's); `start() -> URL`."""
-
-    def __init__(self, config: MockServerConfig | None = None, host: str = "127.0.0.1",
-                 port: int = 0, startup_timeout_s: float = 60.0) -> None:
-        self.config = config or MockServerConfig()
-        self.host, self.port = host, port
-        self.startup_timeout_s = startup_timeout_s
-        self.proc: subprocess.Popen[str] | None = None
-        self.base_url: str | None = None
-
-    def start(self) -> str:
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        cmd = [sys.executable, "-m", "synth.policy.mock_server", "--host", self.host,
-               "--port", str(self.port), "--config-json", self.config.model_dump_json()]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline()
-                if line.startswith("mock server listening on "):
-                    self.base_url = line.split()[-1]
-                    return self.base_url
-            if self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError("the mock server process did not start")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc = None
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--config-json", help="MockServerConfig as JSON")
-    group.add_argument("--config", type=Path, help="MockServerConfig as a JSON/YAML file")
-    args = parser.parse_args(argv)
-    data: Any = {}
-    if args.config_json:
-        data = json.loads(args.config_json)
-    elif args.config:
-        import yaml
-
-        data = yaml.safe_load(args.config.read_text()) or {}
-    run_mock_server(MockServerConfig.model_validate(data), args.host, args.port)
+    run_mock_servers(config or MockServerConfig(), host, port, count=1)
 
 
 if __name__ == "__main__":
+    from synth.policy.mock_process import main
+
     main()

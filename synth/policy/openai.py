@@ -1,46 +1,38 @@
-"""A client for OpenAI-compatible `/v1/completions` servers (vLLM, SGLang) serving DeepSeek-V3.2.
+"""A client for vLLM and SGLang servers serving DeepSeek-V3.2 (`/v1/completions` or `/generate`).
 
 V3.2 ships no server-side chat template, so we send our own rendered prompt (token ids by
-default) to the raw completions endpoint and ask the server to keep special tokens, so the
-text we get back is exactly what the model wrote, DSML and EOS included.
+default) to the raw completion endpoint and ask the server to keep special tokens, so the
+text we get back is exactly what the model wrote, DSML and EOS included (`synth.policy.wire`
+lists the fields per server).
 
 Built on aiohttp, not httpx: at 256-1,024 requests in flight httpx's pool costs 23-37 ms of CPU
-per call, aiohttp about 0.25 ms. Requests go to the endpoint with the fewest outstanding
-requests (ties round-robin), each endpoint has its own concurrency cap, and 429 / 5xx /
-connection errors / timeouts are retried with full-jitter exponential backoff. Failures after
-retries become error completions (`Policy.complete` never raises). The API key is read from an
-environment variable and never logged, repr'd or put into an error.
+per call, aiohttp about 0.25 ms. Each trajectory keeps to one endpoint while it can, so its
+prefix stays cached there (`synth.policy.routing`); each endpoint has a concurrency cap, per
+process or for the whole job (`synth.policy.permits`); 429 / 5xx / connection errors /
+aborts / bad bodies are retried with full-jitter exponential backoff, a timeout at most
+`max_timeout_retries` times (the timeout grows with max_tokens: a long decode is not a hang).
+Failures after retries become error completions marked `infrastructure` (`Policy.complete`
+never raises); model-caused endings (`length`, `repetition`, ...) are never retried. The API
+key is read from an environment variable and never logged, repr'd or put into an error.
 
-Per-server extras (`SERVER_EXTRAS`, checked against the servers' request models):
-- vllm: skip_special_tokens=false and include_stop_str_in_output=true (DSML and the EOS the
-  model wrote stay in the text), return_token_ids=true (choice.token_ids; servers without it
-  ignore the field); text prompts also add_special_tokens=false (our prompt has its BOS).
-- sglang: skip_special_tokens=false, no_stop_trim=true, return_token_ids=true (same ends).
-- generic: nothing beyond the OpenAI fields.
-EOS: a "stop" whose text lacks EOS (the server stripped it) is kept as returned and marked
-`extra["eos_stripped"]`; ids ending in EOS are then trimmed to match (`eos_id_dropped`), so
-text and ids agree and the renderer appends EOS to both.
+Finish reasons: only `stop` is the model ending its turn; `length` is truncation; `abort` and
+`error` are server faults (retried); anything else is recorded as `finish_<reason>`. Served
+token ids are checked against the vocabulary and the text (`synth.policy.token_ids`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
 import os
 import random
-import re
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synth.policy.base import (
+    FINISH_ERROR,
     FINISH_LENGTH,
     FINISH_STOP,
     Completion,
@@ -48,140 +40,44 @@ from synth.policy.base import (
     Prompt,
     Sampling,
 )
-from synth.template import EOS, EOS_ID
+from synth.policy.openai_config import (
+    OpenAIPolicyConfig,
+    completions_url,
+    endpoint_root,
+    request_url,
+)
+from synth.policy.permits import FleetSlots, LocalSlots, PermitsUnavailable, find_permit_broker
+from synth.policy.probe import fetch_models
+from synth.policy.routing import Endpoint, Router, dp_rank_for
+from synth.policy.token_ids import (
+    IDS_MISSING,
+    TextLostSpecialTokens,
+    cached_tokenizer,
+    check_served_ids,
+)
+from synth.policy.wire import (
+    SERVER_EXTRAS,
+    AttemptError,
+    RequestBuilder,
+    ServedCompletion,
+    model_finish_kind,
+    parse_completions,
+    parse_generate,
+)
+from synth.template import EOS
+
+__all__ = ["SERVER_EXTRAS", "OpenAICompletionsClient", "OpenAIPolicyConfig", "cached_tokenizer",
+           "completions_url"]
 
 logger = logging.getLogger(__name__)
 
-
-ServerKind = Literal["vllm", "sglang", "generic"]
-
-SERVER_EXTRAS: dict[str, dict[str, Any]] = {
-    "vllm": {"skip_special_tokens": False, "include_stop_str_in_output": True,
-             "return_token_ids": True},
-    "sglang": {"skip_special_tokens": False, "no_stop_trim": True, "return_token_ids": True},
-    "generic": {},
+RETRIED_FINISHES = {"abort": "aborted", "error": "engine_error"}
+MISSING_IDS_HELP = {
+    "vllm": "vLLM returns them from 0.10.2 on (return_token_ids)",
+    "sglang": "this SGLang release ignores return_token_ids on /v1/completions: use "
+              "server: sglang-native (any release) or a release that has the field",
+    "sglang-native": "SGLang's /generate always returns output_ids: is this SGLang?",
 }
-TEXT_PROMPT_EXTRAS: dict[str, dict[str, Any]] = {"vllm": {"add_special_tokens": False}}
-_RESERVED_BODY_KEYS = frozenset({"prompt", "model", "stream", "n", "user"})
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class OpenAIPolicyConfig(BaseModel):
-    """Where the model is served and how to talk to it (validated: bad values raise ValueError)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_urls: list[str] = Field(min_length=1, description="http(s) URLs, with or without /v1")
-    model: str = Field("deepseek-ai/DeepSeek-V3.2", min_length=1)
-    api_key_env: str | None = Field(None, description="name of the variable holding the key")
-    server: ServerKind = "vllm"
-    send: Literal["token_ids", "text"] = "token_ids"
-    max_concurrency_per_endpoint: int = Field(256, ge=1)
-    request_timeout_s: float = Field(600.0, gt=0)
-    connect_timeout_s: float = Field(10.0, gt=0)
-    max_retries: int = Field(5, ge=0)
-    backoff_base_s: float = Field(0.5, ge=0)
-    backoff_max_s: float = Field(30.0, ge=0)
-    cooldown_failures: int = Field(3, ge=1, description="consecutive failures before cool-down")
-    cooldown_s: float = Field(5.0, ge=0)
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-    tokenizer: str | None = Field(None, description="tokenizer source for text-only prompts")
-
-    @field_validator("base_urls")
-    @classmethod
-    def _urls(cls, urls: list[str]) -> list[str]:
-        out = []
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} is not an http(s) URL")
-            out.append(completions_url(url))
-        if len(set(out)) != len(out):
-            raise ValueError("base_urls has duplicates")
-        return urls
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, name: str | None) -> str | None:
-        if name is not None and not _ENV_NAME.match(name):
-            raise ValueError("api_key_env must be the name of an environment variable")
-        return name
-
-    @field_validator("extra_body")
-    @classmethod
-    def _extra(cls, body: dict[str, Any]) -> dict[str, Any]:
-        clash = sorted(_RESERVED_BODY_KEYS & body.keys())
-        if clash:
-            raise ValueError(f"extra_body may not set {clash}")
-        return body
-
-    @model_validator(mode="after")
-    def _backoff(self) -> OpenAIPolicyConfig:
-        if self.backoff_max_s < self.backoff_base_s:
-            raise ValueError("backoff_max_s must be >= backoff_base_s")
-        return self
-
-
-EndpointsConfig = OpenAIPolicyConfig
-
-
-def completions_url(base_url: str) -> str:
-    """`http://h:8000`, `http://h:8000/v1` and `.../v1/completions` all name one endpoint."""
-    url = base_url.rstrip("/")
-    if url.endswith("/completions"):
-        return url
-    if not url.endswith("/v1"):
-        url += "/v1"
-    return url + "/completions"
-
-
-@functools.lru_cache(maxsize=4)
-def cached_tokenizer(source: str | None = None) -> Any:
-    """`load_tokenizer(source)` once per process (loading takes ~0.7 s)."""
-    from synth.tokenizer import load_tokenizer
-
-    return load_tokenizer(source)
-
-
-@dataclass
-class _Endpoint:
-    url: str
-    in_flight: int = 0
-    failures: int = 0  # consecutive
-    cooldown_until: float = 0.0
-    requests: int = 0
-    semaphore: asyncio.Semaphore | None = None
-
-
-class _IdsJson:
-    """JSON text of prompt ids, extending the text of the same trajectory's previous prompt.
-
-    Serializing ids is most of a request's client CPU (~0.15 us per id), and a rollout's
-    prompt mostly grows by appending, so only the new tail is serialized. The text is
-    byte-identical to a fresh `json.dumps`, which also lets the mock server cache by bytes.
-    """
-
-    def __init__(self, max_tags: int = 2048) -> None:
-        self.cache: OrderedDict[str, tuple[list[int], str]] = OrderedDict()
-        self.max_tags = max_tags
-
-    def dumps(self, tag: str, ids: Sequence[int]) -> str:
-        ids = list(ids)  # a copy: the caller may extend its list in place later
-        prev = self.cache.get(tag) if tag else None
-        n = len(prev[0]) if prev is not None else 0
-        if prev is not None and n and n <= len(ids) and ids[:n] == prev[0]:
-            text = prev[1] + ("," + _inner_json(ids[n:]) if len(ids) > n else "")
-        else:
-            text = _inner_json(ids)
-        if tag:
-            self.cache[tag] = (ids, text)
-            self.cache.move_to_end(tag)
-            if len(self.cache) > self.max_tags:
-                self.cache.popitem(last=False)
-        return text
-
-
-def _inner_json(ids: list[int]) -> str:
-    return json.dumps(ids, separators=(",", ":"))[1:-1]
 
 
 class _Secret:
@@ -198,18 +94,14 @@ class _Secret:
     __str__ = __repr__
 
 
-class _AttemptError(Exception):
-    """One attempt failed; `kind` is the recorded error kind. Only 4xx (not 429) is final."""
-
-    def __init__(self, kind: str, retry: bool = True, retry_after: float | None = None) -> None:
-        super().__init__(kind)
-        self.kind, self.retry, self.retry_after = kind, retry, retry_after
-
-
 class OpenAICompletionsClient(Policy):
-    """`Policy` over one or more OpenAI-compatible completion endpoints."""
+    """`Policy` over one or more vLLM / SGLang endpoints.
 
-    def __init__(self, config: OpenAIPolicyConfig | dict[str, Any]) -> None:
+    `permits`: a `PermitBroker` handle for `concurrency_scope: fleet` (found by name when
+    omitted)."""
+
+    def __init__(self, config: OpenAIPolicyConfig | dict[str, Any], *,
+                 permits: Any = None) -> None:
         if not isinstance(config, OpenAIPolicyConfig):
             config = OpenAIPolicyConfig.model_validate(config)
         self.config = config
@@ -221,17 +113,18 @@ class OpenAICompletionsClient(Policy):
             if not key:
                 raise ValueError(f"environment variable {config.api_key_env} is not set")
             self._api_key = _Secret(key)
-        self.endpoints = [_Endpoint(completions_url(u)) for u in config.base_urls]
-        self._rr = 0
+        self.endpoints = [Endpoint(request_url(u, config.server), endpoint_root(u))
+                          for u in config.base_urls]
+        self.router = Router(self.endpoints, affinity=config.routing == "affinity",
+                             slack=config.affinity_slack)
+        self.requests = RequestBuilder(config)
+        self._broker = permits
+        self._slots: LocalSlots | FleetSlots | None = None
         self._rng = random.Random()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timeout = aiohttp.ClientTimeout(total=config.request_timeout_s,
-                                              sock_connect=config.connect_timeout_s)
-        self._extras = dict(SERVER_EXTRAS[config.server])
-        # one cached prompt per trajectory in flight, or every request re-serializes its ids
-        self._ids_json = _IdsJson(max_tags=max(2048, 2 * config.max_concurrency_per_endpoint
-                                               * len(config.base_urls)))
+        self._parse = parse_generate if config.server == "sglang-native" else parse_completions
+        self._warned_missing_ids = False
 
     def __repr__(self) -> str:
         key = "***" if self._api_key else None
@@ -248,37 +141,67 @@ class OpenAICompletionsClient(Policy):
             headers = {"Content-Type": "application/json"}
             if self._api_key is not None:
                 headers["Authorization"] = f"Bearer {self._api_key.value}"
+            timeout = aiohttp.ClientTimeout(total=self.config.request_timeout_s,
+                                            sock_connect=self.config.connect_timeout_s)
             self._session = aiohttp.ClientSession(connector=connector, headers=headers,
-                                                  timeout=self._timeout)
+                                                  timeout=timeout)
             self._loop = loop
+            self._slots = None
             for endpoint in self.endpoints:
-                endpoint.semaphore = asyncio.Semaphore(cap)
                 endpoint.in_flight = 0
         return self._session
 
+    def _ensure_slots(self) -> LocalSlots | FleetSlots:
+        if self._slots is None:
+            if self.config.concurrency_scope == "fleet":
+                if self._broker is None:
+                    self._broker = find_permit_broker(self.config)
+                self._slots = FleetSlots(self._broker)
+            else:
+                self._slots = LocalSlots([e.url for e in self.endpoints],
+                                         self.config.max_concurrency_per_endpoint)
+        return self._slots
+
     async def close(self) -> None:
+        if self._slots is not None:
+            await self._slots.close()
+            self._slots = None
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
 
-    # -- balancing --------------------------------------------------------------------------
-    def _pick(self, avoid: _Endpoint | None) -> _Endpoint:
-        """Fewest outstanding requests among endpoints not cooling down; ties round-robin."""
-        now = time.monotonic()
-        ready = [e for e in self.endpoints if e.cooldown_until <= now] or self.endpoints
-        if avoid is not None and len(ready) > 1:
-            ready = [e for e in ready if e is not avoid]
-        n = len(ready)
-        start = self._rr % n
-        self._rr += 1
-        best = ready[start]
-        for i in range(1, n):
-            candidate = ready[(start + i) % n]
-            if candidate.in_flight < best.in_flight:
-                best = candidate
-        return best
+    # -- outages ----------------------------------------------------------------------------
+    async def wait_for_endpoints(self, timeout_s: float, interval_s: float = 1.0) -> bool:
+        """Probe every endpoint (`GET /v1/models`) until one answers or `timeout_s` passes.
+        Endpoints that answer leave their cool-down. True when at least one is up."""
+        session = self._ensure_session()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            probe_s = max(0.05, min(self.config.connect_timeout_s, left, 10.0))
+            up = await asyncio.gather(*(self._answers(session, e, probe_s)
+                                        for e in self.endpoints))
+            for endpoint, ok in zip(self.endpoints, up, strict=True):
+                if ok:
+                    endpoint.cooldown_until, endpoint.failures = 0.0, 0
+            if any(up):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(interval_s, left))
 
-    def _record(self, endpoint: _Endpoint, ok: bool) -> None:
+    @staticmethod
+    async def _answers(session: aiohttp.ClientSession, endpoint: Endpoint,
+                       timeout_s: float) -> bool:
+        try:
+            await fetch_models(session, endpoint.root, timeout_s)
+            return True
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return False
+
+    # -- health -----------------------------------------------------------------------------
+    def _record(self, endpoint: Endpoint, ok: bool) -> None:
         if ok:
             endpoint.failures = 0
             return
@@ -297,52 +220,51 @@ class OpenAICompletionsClient(Policy):
         return delay
 
     # -- the request ------------------------------------------------------------------------
-    def _payload(self, prompt: Prompt, sampling: Sampling) -> bytes:
-        """The JSON body; token ids go last, as text reused from the trajectory's last prompt."""
-        body: dict[str, Any] = {"model": self.model, "temperature": sampling.temperature,
-                                "top_p": sampling.top_p, "max_tokens": sampling.max_tokens,
-                                "n": 1, "stream": False, "user": prompt.tag}
-        if sampling.seed is not None:
-            body["seed"] = sampling.seed
-        if self.config.send == "text":
-            body["prompt"] = prompt.text
-            body.update(TEXT_PROMPT_EXTRAS.get(self.config.server, {}))
-        body.update(self._extras)
-        body.update(self.config.extra_body)
-        head = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        if self.config.send == "text":
-            return head.encode()
-        ids = prompt.token_ids
-        if ids is None:
-            ids = cached_tokenizer(self.config.tokenizer).encode(prompt.text)
-        return f'{head[:-1]},"prompt":[{self._ids_json.dumps(prompt.tag, ids)}]}}'.encode()
-
     async def complete(self, prompt: Prompt, sampling: Sampling) -> Completion:
         start = time.perf_counter()
-        endpoint: _Endpoint | None = None
-        attempts = 0
         try:
             session = self._ensure_session()
-            payload = self._payload(prompt, sampling)
+            slots = self._ensure_slots()
+            dp = self.config.sglang_dp_size
+            payload = self.requests.body(prompt, sampling,
+                                         dp_rank_for(prompt.tag, dp) if dp else None)
+        except PermitsUnavailable as exc:
+            logger.error("%s", exc)
+            return Completion.failed("permits_unavailable", attempts=0,
+                                     latency_s=time.perf_counter() - start)
         except Exception as exc:  # a bad prompt or config: record it, never raise
             logger.warning("could not build a request: %s", type(exc).__name__)
             return Completion.failed(f"client_error:{type(exc).__name__}",
                                      attempts=0, latency_s=time.perf_counter() - start)
-        kind = "unknown"
+        total_s = self.config.request_timeout_for(sampling.max_tokens)
+        timeout = aiohttp.ClientTimeout(total=total_s, sock_connect=self.config.connect_timeout_s)
+        try:
+            return await self._with_retries(prompt, session, slots, payload, timeout, start)
+        finally:
+            self.router.leave(prompt.tag)
+
+    async def _with_retries(self, prompt: Prompt, session: aiohttp.ClientSession,
+                            slots: LocalSlots | FleetSlots, payload: bytes,
+                            timeout: aiohttp.ClientTimeout, start: float) -> Completion:
+        endpoint: Endpoint | None = None
+        attempts, timeouts, kind = 0, 0, "unknown"
         while True:
-            endpoint = self._pick(endpoint)
+            endpoint = self.router.pick(prompt.tag, avoid=endpoint)
             attempts += 1
             try:
-                completion = await self._attempt(session, endpoint, payload)
-            except _AttemptError as exc:
+                completion = await self._attempt(session, slots, endpoint, payload, timeout)
+            except AttemptError as exc:
                 kind = exc.kind
+                timeouts += kind == "timeout"
                 self._record(endpoint, ok=not exc.retry)  # a 4xx: the request is bad
-                if not exc.retry or attempts > self.config.max_retries:
+                if not exc.retry or attempts > self.config.max_retries or \
+                        timeouts > self.config.max_timeout_retries:
                     break
                 delay = self._backoff(attempts - 1, exc.retry_after)
                 logger.debug("attempt %d at %s failed (%s); retrying in %.3fs",
                              attempts, endpoint.url, kind, delay)
                 await asyncio.sleep(delay)
+                payload = self.requests.for_retry(payload)
                 continue
             except Exception as exc:  # an unforeseen failure: recorded, never raised
                 kind = f"client_error:{type(exc).__name__}"
@@ -356,31 +278,97 @@ class OpenAICompletionsClient(Policy):
         return Completion.failed(kind, attempts=attempts, latency_s=time.perf_counter() - start,
                                  endpoint=endpoint.url if endpoint else None)
 
-    async def _attempt(self, session: aiohttp.ClientSession, endpoint: _Endpoint,
-                       payload: bytes) -> Completion:
+    async def _attempt(self, session: aiohttp.ClientSession, slots: LocalSlots | FleetSlots,
+                       endpoint: Endpoint, payload: bytes,
+                       timeout: aiohttp.ClientTimeout) -> Completion:
         endpoint.in_flight += 1
         endpoint.requests += 1
         try:
-            assert endpoint.semaphore is not None
-            async with endpoint.semaphore:
-                try:
-                    async with session.post(endpoint.url, data=payload) as resp:
-                        raw = await resp.read()
-                        status = resp.status
-                        retry_after = resp.headers.get("Retry-After")
-                except (TimeoutError, aiohttp.ServerTimeoutError):
-                    raise _AttemptError("timeout") from None
-                except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
-                    raise _AttemptError("connection") from None
+            try:
+                await slots.acquire(endpoint.url)
+            except PermitsUnavailable:
+                raise AttemptError("permits_unavailable") from None
+            try:
+                async with session.post(endpoint.url, data=payload, timeout=timeout) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+                    retry_after = resp.headers.get("Retry-After")
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                raise AttemptError("timeout") from None
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
+                raise AttemptError("connection") from None
+            finally:
+                slots.release(endpoint.url)
         finally:
             endpoint.in_flight -= 1
         if status == 429:
-            raise _AttemptError("http_429", retry_after=_seconds(retry_after))
+            raise AttemptError("http_429", retry_after=_seconds(retry_after))
         if status >= 500:
-            raise _AttemptError(f"http_{status}")
+            raise AttemptError(f"http_{status}")
         if status != 200:
-            raise _AttemptError(f"http_{status}", retry=False)
-        return _parse_response(raw)
+            logger.warning("%s answered HTTP %d: %s", endpoint.url, status,
+                           raw[:300].decode("utf-8", "replace"))
+            raise AttemptError(f"http_{status}", retry=False)
+        return self._completion(self._parse(raw), endpoint)
+
+    def _completion(self, served: ServedCompletion, endpoint: Endpoint) -> Completion:
+        """Finish reason and ids checked (module docstring); AttemptError for server faults."""
+        reason = served.finish
+        if not isinstance(reason, str):
+            raise AttemptError("bad_response")
+        if reason in RETRIED_FINISHES:
+            raise AttemptError(RETRIED_FINISHES[reason])
+        extra: dict[str, object] = {}
+        if served.stop is not None:
+            extra["stop_reason"] = served.stop
+        if served.cached_tokens is not None:
+            extra["cached_tokens"] = served.cached_tokens
+        ids = None
+        retokenized = None
+        if served.ids is not None:
+            try:
+                checked = check_served_ids(served.text, served.ids,
+                                           cached_tokenizer(self.config.tokenizer))
+            except TextLostSpecialTokens:
+                raise AttemptError("text_ids_mismatch") from None
+            ids, retokenized = checked.ids, checked.retokenized
+            if checked.eos_id_dropped:
+                extra["eos_id_dropped"] = True
+        elif self.config.expects_token_ids:
+            ids, retokenized = self._missing_ids(served.text, endpoint)
+        if retokenized and retokenized != IDS_MISSING:
+            logger.warning("%s: served token ids replaced (%s)", endpoint.url, retokenized)
+        if reason == "stop":
+            finish, error = FINISH_STOP, None
+            if not served.text.endswith(EOS):
+                extra["eos_stripped"] = True  # the renderer appends EOS to text and ids
+        elif reason == "length":
+            finish, error = FINISH_LENGTH, None
+        else:  # repetition, content_filter, anything new: the model's ending, recorded
+            finish, error = FINISH_ERROR, model_finish_kind(reason)
+        completion_tokens = served.completion_tokens
+        if completion_tokens is None:
+            completion_tokens = len(ids) if ids is not None else 0
+        return Completion(text=served.text, finish_reason=finish, token_ids=ids, error=error,
+                          prompt_tokens=served.prompt_tokens or 0,
+                          completion_tokens=completion_tokens, retokenized=retokenized,
+                          extra=extra)
+
+    def _missing_ids(self, text: str, endpoint: Endpoint) -> tuple[list[int] | None, str | None]:
+        """Ids were asked for and not returned: fail, or re-tokenize (`missing_token_ids`)."""
+        help_text = MISSING_IDS_HELP[self.config.server]
+        if self.config.missing_token_ids == "error":
+            if not self._warned_missing_ids:
+                self._warned_missing_ids = True
+                logger.error("%s returned no token ids: %s; or set missing_token_ids: "
+                             "retokenize to use the canonical tokenization", endpoint.url,
+                             help_text)
+            raise AttemptError("token_ids_missing", retry=False)
+        if not self._warned_missing_ids:
+            self._warned_missing_ids = True
+            logger.warning("%s returned no token ids (%s): using the canonical tokenization",
+                           endpoint.url, help_text)
+        return cached_tokenizer(self.config.tokenizer).encode(text), IDS_MISSING
 
 
 def _seconds(value: str | None) -> float | None:
@@ -389,50 +377,3 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
-
-
-def _parse_response(raw: bytes) -> Completion:
-    """An OpenAI completion body -> Completion (EOS handling documented on the module)."""
-    try:
-        data = json.loads(raw)
-        choice = data["choices"][0]
-        text, reason = choice["text"], choice.get("finish_reason")
-        if not isinstance(text, str):
-            raise TypeError("text")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise _AttemptError("bad_response") from None
-    if reason == "abort":  # SGLang aborts requests it had to drop (overload, restart)
-        raise _AttemptError("aborted")
-    if reason is None:
-        raise _AttemptError("bad_response")
-    ids = choice.get("token_ids")
-    if ids is None:
-        ids = choice.get("output_ids")
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
-        ids = None
-    usage = data.get("usage")
-    usage = usage if isinstance(usage, dict) else {}
-    extra: dict[str, object] = {}
-    if reason == "length":
-        finish = FINISH_LENGTH
-    else:
-        finish = FINISH_STOP
-        if reason != "stop":
-            extra["server_finish_reason"] = reason
-        if not text.endswith(EOS):
-            # The server stripped the stop token: keep the text as returned and say so; the
-            # renderer appends EOS. Ids that still end in EOS are trimmed to match the text.
-            extra["eos_stripped"] = True
-            if ids and ids[-1] == EOS_ID:
-                ids = ids[:-1]
-                extra["eos_id_dropped"] = True
-    for key in ("stop_reason", "matched_stop"):
-        if choice.get(key) is not None:
-            extra[key] = choice[key]
-    completion_tokens = usage.get("completion_tokens")
-    if not isinstance(completion_tokens, int):
-        completion_tokens = len(ids) if ids is not None else 0
-    prompt_tokens = usage.get("prompt_tokens")
-    return Completion(text=text, finish_reason=finish, token_ids=ids,
-                      prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else 0,
-                      completion_tokens=completion_tokens, extra=extra)

@@ -193,6 +193,7 @@ def _record(completion: Completion, turn: int, step: int, segment: int) -> Compl
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
         latency_s=completion.latency_s, attempts=completion.attempts,
         eos_stripped=completion.finish_reason == "stop" and not completion.text.endswith(EOS),
+        infrastructure=completion.infrastructure, retokenized=completion.retokenized,
     )
 
 

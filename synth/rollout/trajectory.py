@@ -31,6 +31,10 @@ class CompletionRecord:
     latency_s: float = 0.0
     attempts: int = 1
     eos_stripped: bool = False
+    #: the call failed without a model answer (an outage, not an outcome of the model)
+    infrastructure: bool = False
+    #: why the served token ids were replaced by the text's own tokenization (or None)
+    retokenized: str | None = None
     segment: int = 0  # which context it was written in (see synth.rollout.context)
 
 
@@ -60,6 +64,12 @@ class Trajectory:
     model: str = ""
     context_strategy: str = ""
     context_resets: int = 0
+
+    @property
+    def outage(self) -> bool:
+        """Ended because the model could not be reached: not data, to be rolled out again."""
+        return self.finish_reason.startswith(f"{FINISH_POLICY_ERROR}:") and bool(
+            self.completions) and self.completions[-1].infrastructure
 
     @property
     def completion_tokens(self) -> int:
