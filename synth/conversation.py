@@ -31,6 +31,7 @@ class Conversation:
         self._n_messages = 0
         self._turn_start: int | None = None  # first segment of the current user turn
         self._flat: list[int] = []  # the concatenation of self._ids
+        self._context_only: set[int] = set()  # assistant messages carried over, not trained
 
     # -- appending ---------------------------------------------------------------------------
     def add_system(self, message: dict[str, Any]) -> None:
@@ -42,6 +43,22 @@ class Conversation:
         """A new user turn; the previous turn's reasoning leaves the context, so the token ids
         of the previous turn's segments are recomputed on the next read."""
         self.renderer.add_user(content)
+        self._open_turn()
+
+    def add_developer(self, content: str, tools: list[dict[str, Any]] | None = None) -> None:
+        """A new turn given as a developer message (it carries the tools, as the template
+        renders search-agent tasks)."""
+        self.renderer.add_developer(content, tools)
+        self._open_turn()
+
+    def add_opening(self, message: dict[str, Any]) -> None:
+        """A user or developer message."""
+        if message.get("role") == "developer":
+            self.add_developer(message.get("content", ""), message.get("tools"))
+        else:
+            self.add_user(message.get("content", ""))
+
+    def _open_turn(self) -> None:
         self._last_user = self._n_messages
         self._n_messages += 1
         if self._turn_start is not None:
@@ -50,11 +67,15 @@ class Conversation:
         self._turn_start = len(self.renderer.segments) - 2  # the user body and its marker
 
     def add_completion(self, message: dict[str, Any], raw_text: str | None = None,
-                       token_ids: list[int] | None = None) -> None:
-        """Append a parsed assistant message; `raw_text`/`token_ids` are what the model sent."""
+                       token_ids: list[int] | None = None, *, trained: bool = True) -> None:
+        """Append a parsed assistant message; `raw_text`/`token_ids` are what the model sent.
+        `trained=False` marks a message carried over from an earlier context (never masked 1).
+        """
         self.renderer.add_assistant(message)
         index = self._n_messages
         self._n_messages += 1
+        if not trained:
+            self._context_only.add(index)
         if token_ids and raw_text is not None and self.tokenizer is not None:
             pieces = self._model_pieces(raw_text, token_ids)
             if pieces is not None:
@@ -99,7 +120,8 @@ class Conversation:
         """The current sample as (segment text, trained, the model's ids or None), without
         tokenizing: callers batch the tokenization of many samples (see `assemble`)."""
         return [(segment.text,
-                 segment.model_written and (segment.message_index or 0) > self._last_user,
+                 segment.model_written and (segment.message_index or 0) > self._last_user
+                 and segment.message_index not in self._context_only,
                  self._model_ids(segment))
                 for segment in self.renderer.segments]
 

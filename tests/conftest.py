@@ -37,6 +37,16 @@ def tokenizer():
     return load_tokenizer()
 
 
+def generic_examples(name: str, n: int) -> int:
+    """How many tasks (seeds) a generic suite takes of a family: half as many (at least one) of
+    families whose tasks need a build stage or blocking tools (an index, a sandbox, a kernel),
+    which are slower to generate and roll out; their own test files cover them in depth."""
+    from synth.bench.envs import is_procedural
+    from synth.env import get_family
+
+    return n if is_procedural(get_family(name)) else max(1, n // 2)
+
+
 def small_job(output: str, families: list[str] | None = None, tasks: int = 6,
               **extra: Any) -> dict[str, Any]:
     """A small job config mapping (valid for `parse_config`)."""

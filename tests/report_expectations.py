@@ -143,7 +143,10 @@ def add_future_columns(folder: Path, synthesized_family: str) -> None:
             messages.append(json.dumps(parsed))
         table = table.set_column(table.schema.get_field_index("messages"), "messages",
                                  pa.array(messages, pa.string()))
-        _rewrite(path, table.append_column("context_resets", pa.array(resets, pa.int32())))
+        resets_column = pa.array(resets, pa.int32())
+        where = table.schema.get_field_index("context_resets")  # rows written since have it
+        _rewrite(path, table.set_column(where, "context_resets", resets_column) if where >= 0
+                 else table.append_column("context_resets", resets_column))
     for path in sorted((folder / "tasks").glob("*.parquet")):
         table = pq.read_table(path)
         metadata = [json.dumps({"environment": f"env-{i % 2}", "source": "synthesized"})

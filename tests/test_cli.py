@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import yaml
 from conftest import FIXTURES, small_job
 from typer.testing import CliRunner
 
@@ -11,6 +12,7 @@ from synth.cli.main import app
 from synth.env import family_names, get_family
 from synth.pipeline.config import parse_config
 from synth.pipeline.job import run_job
+from synth.resources import config_path
 
 runner = CliRunner()
 
@@ -18,7 +20,8 @@ runner = CliRunner()
 def test_help() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "inspect", "render", "envs", "bench", "serve-mock", "synthesize"):
+    for command in ("run", "inspect", "render", "envs", "bench", "serve-mock", "synthesize",
+                    "serve-search"):
         assert command in result.output
 
 
@@ -92,5 +95,17 @@ def test_run_json_prints_the_manifest(ray_session, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed == json.loads((out / "manifest.json").read_text())
-    assert printed["complete"] and printed["summary"]["totals"]["tasks"] == 9
+    families = yaml.safe_load(config_path("miniature.yaml").read_text())["families"]
+    assert printed["complete"] and printed["summary"]["totals"]["tasks"] == len(families)
     assert "dataset at" not in result.stdout  # no table around the JSON
+
+
+def test_bench_search_smoke_json() -> None:
+    result = runner.invoke(app, ["bench", "search", "--smoke", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["index_build_docs_per_s"] > 0 and figures["construction"]["kept"] > 0
+    search = figures["search"]
+    assert search["raw_tantivy_ms_per_query"] > 0 and search["overhead_ratio"] > 0
+    assert set(figures["rollouts"]) == {"1", "16"}
+    assert all(r["calls_per_s"] > 0 for r in figures["rollouts"].values())

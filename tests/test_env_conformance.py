@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import generic_examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def first_tasks(name: str, level: int, n: int = 3) -> list[Task]:
     family, tasks = get_family(name), []
+    n = generic_examples(name, n)
     for seed in range(200):
         generated = family.generate(seed, level)
         if generated.task is not None:

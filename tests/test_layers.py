@@ -76,5 +76,5 @@ def test_lower_layers_do_not_import_upper_ones() -> None:
     assert not graph.get("synth.infra", set()) - {"synth.infra"}, graph["synth.infra"]
     assert "synth.synthesis" not in graph["synth.pipeline"]
     for low in ("synth.env", "synth.template", "synth.tokenizer", "synth.policy",
-                "synth.rollout", "synth.sandbox"):
+                "synth.rollout", "synth.sandbox", "synth.search"):
         assert not graph.get(low, set()) & {"synth.pipeline", "synth.synthesis", "synth.cli"}, low

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 
@@ -38,11 +39,14 @@ def test_wheel_installed_in_a_fresh_venv_runs_the_default_job(wheel, tmp_path) -
     python = venv / "bin" / "python"
     where = subprocess.run([str(python), "-c", "import synth, synth.data as d, "
                             "synth.resources as r; print(synth.__file__); print(d.data_dir()); "
-                            "print(r.config_path('miniature.yaml'))"],
+                            "print(r.config_path('miniature.yaml')); "
+                            "from synth.search.options import PROMPTS; "
+                            "print(r.config_path(PROMPTS) / 'answer.md')"],
                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout
-    module, data, config = where.split()
+    module, data, config, prompt = where.split()
     assert module.startswith(str(purelib)) and data.startswith(str(purelib)), where
     assert config.startswith(str(purelib)), where
+    assert prompt.startswith(str(purelib)) and Path(prompt).is_file(), where  # search prompts
     out = tmp_path / "out"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": ""}
     env.pop("SYNTH_DATA_DIR", None)
@@ -51,4 +55,5 @@ def test_wheel_installed_in_a_fresh_venv_runs_the_default_job(wheel, tmp_path) -
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["complete"] and manifest["summary"]["totals"]["tasks"] == 9
+    families = yaml.safe_load((ROOT / "configs" / "miniature.yaml").read_text())["families"]
+    assert manifest["complete"] and manifest["summary"]["totals"]["tasks"] == len(families)

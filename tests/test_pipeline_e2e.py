@@ -55,8 +55,9 @@ def test_rows_reencode_and_masks_decode_to_completions(miniature, tokenizer) -> 
     assert table
     for row in table:
         messages = json.loads(row["messages"])
-        assert messages[0]["role"] == "system" and messages[0]["tools"] == json.loads(
-            row["tools"])
+        # the system message carries the tools, or a search task's developer message does
+        carrier = messages[1] if messages[1]["role"] == "developer" else messages[0]
+        assert messages[0]["role"] == "system" and carrier["tools"] == json.loads(row["tools"])
         assert messages[-1]["role"] == "assistant"
         text = encode_messages(messages, thinking_mode="thinking", drop_thinking=True)
         assert tokenizer.encode(text) == row["input_ids"]
@@ -64,7 +65,7 @@ def test_rows_reencode_and_masks_decode_to_completions(miniature, tokenizer) -> 
         trained = tokenizer.decode(i for i, m in zip(row["input_ids"], row["assistant_masks"],
                                                       strict=True) if m)
         # exactly what the model wrote in this row's user turn
-        users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        users = [i for i, m in enumerate(messages) if m["role"] in ("user", "developer")]
         completions = "".join(render_completion(m) for m in messages[users[-1] + 1:]
                               if m["role"] == "assistant")
         assert trained == completions

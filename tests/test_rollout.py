@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 
 import pytest
-from conftest import MISTAKES
+from conftest import MISTAKES, generic_examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +35,7 @@ def run(coro):
 
 
 def tasks_of(name: str, per_level: int = 2):
-    family = get_family(name)
+    family, per_level = get_family(name), generic_examples(name, per_level)
     for level in family.levels:
         found = 0
         for seed in range(50):
@@ -64,7 +64,7 @@ def test_mistakes_spread_pass_rates() -> None:
     finishes: Counter[str] = Counter()
     for name in family_names():
         family = get_family(name)
-        for seed in range(40):
+        for seed in range(generic_examples(name, 40)):
             task = family.generate(seed, family.levels[seed % len(family.levels)]).task
             if task is None:
                 continue
@@ -146,7 +146,8 @@ def test_every_ending_is_a_recorded_finish_reason(tokenizer) -> None:
                                      sampling=Sampling(max_tokens=5))),
         "context_budget": run(run_rollout(task, family, scripted, tokenizer=tokenizer,
                                           sampling=Sampling(max_tokens=200),
-                                          budgets=Budgets(max_context_tokens=2000))),
+                                          budgets=Budgets(max_context_tokens=2000,
+                                                          context={"strategy": "none"}))),
     }
     for expected, traj in cases.items():
         assert traj.finish_reason == expected, (expected, traj.finish_reason)

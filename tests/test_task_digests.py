@@ -182,6 +182,33 @@ PINNED: dict[str, dict[int, tuple[str | None, ...]]] = {
             "d2d4e28b348553388c833b8bc2140e144f3c2a74ab1b6e78d37ddadff22ed0f5",
         ),
     },
+    "search": {
+        1: (
+            "2858d30366fa4619971c94f7b02de4638b4052507252d403001ac0a8fbe61cb6",
+            "75ee6f1e4e294ba6dd907c449510ac1b5265e588d4da33ae88b411c8a3d61b4e",
+            "bc46890d07d51105ed9c94339e8a37002ce1b3ab7e5482c46b14c82dd1903a3a",
+        ),
+        2: (
+            "7d2425615b0a6f3663f5e269cc02bfacd3920800df1badba572d9912e0edf5a4",
+            "68b60ed5bf98091a8c6a327f058f787f58685e944d5109287c9f7a799c2d615f",
+            "418e89f5c065644767189c077f9c42f569b638c56ef12b004a726ec6d70e8608",
+        ),
+        3: (
+            "806955e8a07660038b429ad2c16548f9f71ef2700aa130846537489f6054dc61",
+            "539ec8f0419d0dc909cd76d45a66a02e44cad08d5f038960fdea543b9683813b",
+            None,
+        ),
+        4: (
+            "d6e4810d4921a06a006df1331322e73095ac10c92323f5749db63280a0d2a6d8",
+            "c5b075c170b5c150a14fbb21eebfc9e9bf87d98db722c905102e7d26c3ea8d15",
+            "faf7663b9af46433c8f15032b59a613fb69ea81d4ae41c333ba333819cbc26d7",
+        ),
+        5: (
+            "5c1d1693c270517ba0b82f96134bba566b4b2f70abe5b2e2eca68232d5ef449a",
+            None,
+            "6f3288340181da55f76841660913491080041b9a14f402eb9caa0baf693cbe4e",
+        ),
+    },
     "travel": {
         1: (
             "ac97024ce4ac8366d97421161c45a6e1c13ce87d7120d80c5162c5f7eec41d0c",

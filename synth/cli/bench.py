@@ -128,3 +128,14 @@ def fleet(as_json: JsonOpt = False, smoke: SmokeOpt = False,
     work = SMOKE if smoke else FleetWorkload(servers=servers, trajectories=trajectories,
                                              concurrency=concurrency, steps=steps)
     _emit(bench_fleet(smoke=smoke, work=work), as_json, "fleet routing")
+
+
+@bench_app.command("search")
+def search(as_json: JsonOpt = False, smoke: SmokeOpt = False,
+           documents: Annotated[int, typer.Option(help="encyclopedia size")] = 20000,
+           concurrency: Annotated[int, typer.Option(help="concurrent rollouts")] = 256) -> None:
+    """Index build docs/s, search tool calls/s and CPU per call vs raw tantivy, tasks/s."""
+    from synth.bench.search import bench_search
+
+    _emit(bench_search(smoke=smoke, documents=documents, concurrency=concurrency), as_json,
+          "search family")

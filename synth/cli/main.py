@@ -14,6 +14,7 @@ from rich.console import Console
 from synth.cli.bench import bench_app
 from synth.cli.envs import envs_app
 from synth.cli.report import report
+from synth.cli.search import serve_search
 from synth.cli.version import print_version
 from synth.resources import config_path
 
@@ -22,6 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.add_typer(envs_app, name="envs")
 app.add_typer(bench_app, name="bench")
 app.command()(report)
+app.command("serve-search")(serve_search)
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line (never wrapped)
 

@@ -78,6 +78,14 @@ class SolutionError(Exception):
     """The reference solution hit a tool error: the scenario is inconsistent."""
 
 
+class Discard(Exception):
+    """Raised by `build` to give up on a draw with a reason that is counted as it is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Toolbox:
     """What a reference solution sees: tool calls only, never the state itself.
 
@@ -311,6 +319,8 @@ class EnvFamily:
             raise ValueError(f"{self.name}: difficulty {difficulty} not in {self.levels}")
         try:
             draft = self.build(random.Random(seed), difficulty)
+        except Discard as exc:
+            return Generated(None, exc.reason)
         except Exception as exc:
             return Generated(None, f"build_error:{type(exc).__name__}")
         if len(draft.solutions) != len(draft.user_turns) or not draft.user_turns:

@@ -39,6 +39,18 @@ def shard_name(family: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", family).strip("_") or "family"
 
 
+def family_slots(job_seed: int, family: str, tasks: int,
+                 weights: dict[int, float]) -> list[TaskSlot]:
+    """The task slots of one family in a job (a family's build stage may prepare them)."""
+    slots = []
+    for index in range(tasks):
+        seed = derive_seed(job_seed, family, index)
+        pick = random.Random(derive_seed(job_seed, family, index, "difficulty"))
+        difficulty = pick.choices(list(weights), weights=list(weights.values()))[0]
+        slots.append(TaskSlot(index, seed, difficulty))
+    return slots
+
+
 def plan_shards(config: JobConfig, levels: dict[str, tuple[int, ...]]) -> list[Shard]:
     """All shards of the job, in a stable order. `levels` maps family name to its levels."""
     shards: list[Shard] = []
@@ -46,13 +58,7 @@ def plan_shards(config: JobConfig, levels: dict[str, tuple[int, ...]]) -> list[S
     for spec in config.families:
         if spec.name not in levels:
             raise ConfigError(f"families.{spec.name}: unknown environment family")
-        weights = spec.weights(levels[spec.name])
-        slots = []
-        for index in range(spec.tasks):
-            seed = derive_seed(config.seed, spec.name, index)
-            pick = random.Random(derive_seed(config.seed, spec.name, index, "difficulty"))
-            difficulty = pick.choices(list(weights), weights=list(weights.values()))[0]
-            slots.append(TaskSlot(index, seed, difficulty))
+        slots = family_slots(config.seed, spec.name, spec.tasks, spec.weights(levels[spec.name]))
         for number, start in enumerate(range(0, len(slots), per_shard)):
             shards.append(Shard(f"{shard_name(spec.name)}-{number:05d}", spec.name,
                                 tuple(slots[start:start + per_shard])))

@@ -1,9 +1,10 @@
 """Rows of the output tables and their fixed Arrow schemas.
 
-One training row per user turn of an accepted trajectory: `input_ids` and `assistant_masks`
-(the names TRL's collators read), the exact `messages` list (JSON text, system message with its
-tools) that `encode_messages(..., thinking_mode="thinking", drop_thinking=True)` renders to the
-row's ids, and the metadata a post-training team filters on. A second table lists every task.
+One training row per user turn (and context segment) of an accepted trajectory: `input_ids`
+and `assistant_masks` (the names TRL's collators read), the exact `messages` list (JSON text,
+system message with its tools) that `encode_messages(..., thinking_mode="thinking",
+drop_thinking=True)` renders to the row's ids, and the metadata a post-training team filters
+on. A second table lists every task.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SAMPLE_SCHEMA = pa.schema([
     ("job_seed", pa.int64()),
     ("sample_index", pa.int32()),
     ("turn", pa.int32()),
+    ("segment", pa.int32()),
     ("input_ids", pa.list_(pa.int32())),
     ("assistant_masks", pa.list_(pa.int8())),
     ("messages", pa.string()),
@@ -43,6 +45,8 @@ SAMPLE_SCHEMA = pa.schema([
     ("n_trained_tokens", pa.int32()),
     ("finish_reason", pa.string()),
     ("verdict_reason", pa.string()),
+    ("context_strategy", pa.string()),
+    ("context_resets", pa.int32()),
     ("model", pa.string()),
     ("sampling", pa.string()),
     ("synth_version", pa.string()),
@@ -73,15 +77,22 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def sample_id(trajectory_id: str, sample: Sample) -> str:
+    """`<trajectory>/t<turn>`, then `/s<segment>` for a context after a cut (segment > 0)."""
+    suffix = f"/s{sample.segment}" if sample.segment else ""
+    return f"{trajectory_id}/t{sample.turn}{suffix}"
+
+
 def sample_rows(trajectory: Trajectory, task: Task, samples: list[Sample], tokenizer: Tokenizer,
                 *, pass_rate: float, k: int, sampling: Sampling, job_seed: int,
                 version: str) -> list[dict[str, Any]]:
-    """The training rows of one accepted trajectory (its samples: one per user turn)."""
+    """The training rows of one accepted trajectory (its samples: one per user turn, and per
+    context segment when context management cut it)."""
     rows = []
     sampling_json = sampling.model_dump_json()
     for sample in samples:
         rows.append({
-            "sample_id": f"{trajectory.trajectory_id}/t{sample.turn}",
+            "sample_id": sample_id(trajectory.trajectory_id, sample),
             "trajectory_id": trajectory.trajectory_id,
             "task_id": task.task_id,
             "family": task.family,
@@ -90,6 +101,7 @@ def sample_rows(trajectory: Trajectory, task: Task, samples: list[Sample], token
             "job_seed": job_seed,
             "sample_index": trajectory.sample_index,
             "turn": sample.turn,
+            "segment": sample.segment,
             "input_ids": sample.input_ids,
             "assistant_masks": sample.assistant_masks,
             "messages": _json(sample.messages),
@@ -104,6 +116,8 @@ def sample_rows(trajectory: Trajectory, task: Task, samples: list[Sample], token
             "n_trained_tokens": sum(sample.assistant_masks),
             "finish_reason": trajectory.finish_reason,
             "verdict_reason": trajectory.verdict_reason,
+            "context_strategy": trajectory.context_strategy,
+            "context_resets": trajectory.context_resets,
             "model": trajectory.model,
             "sampling": sampling_json,
             "synth_version": version,

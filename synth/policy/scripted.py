@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from synth.env import EnvFamily, Task, ToolCall, get_family, parse_task_id
 from synth.policy.base import FINISH_LENGTH, FINISH_STOP, Completion, Policy, Prompt, Sampling
 from synth.seeding import derive_seed
-from synth.template import RESULTS_CLOSE, render_completion
+from synth.template import ASSISTANT, RESULTS_CLOSE, render_completion
 from synth.template import USER as USER_MARK
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -124,7 +124,9 @@ class ScriptedModel(Policy):
         """(user turn, step within the turn, text of the latest tool results)."""
         last_user = text.rfind(USER_MARK)
         turn = text.count(USER_MARK) - 1
-        step = text.count(RESULTS_CLOSE, last_user) if last_user >= 0 else 0
+        # count after the turn's own text: a developer turn's tools block shows an example
+        # result block
+        step = text.count(RESULTS_CLOSE, text.find(ASSISTANT, last_user)) if last_user >= 0 else 0
         tail = text[text.rfind("<function_results>"):] if step else ""
         return max(turn, 0), step, tail
 

@@ -35,12 +35,14 @@ class CompletionRecord:
     infrastructure: bool = False
     #: why the served token ids were replaced by the text's own tokenization (or None)
     retokenized: str | None = None
+    segment: int = 0  # which context it was written in (see synth.rollout.context)
 
 
 @dataclass
 class Trajectory:
     """A rollout of one task. `messages` are OpenAI format with `reasoning_content` kept for
-    every turn (the sample builder drops it where the template does)."""
+    every turn (the sample builder drops it where the template does). After a context cut
+    they hold each context (segment) in turn, each starting with its system message."""
 
     trajectory_id: str
     task_id: str
@@ -60,6 +62,8 @@ class Trajectory:
     context_tokens: int = 0
     wall_s: float = 0.0
     model: str = ""
+    context_strategy: str = ""
+    context_resets: int = 0
 
     @property
     def outage(self) -> bool:
